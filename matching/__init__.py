@@ -1,0 +1,1 @@
+"""Capability profiles, capacity and supplier ranking. Pure Python: no web or DB."""

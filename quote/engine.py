@@ -1,0 +1,316 @@
+"""Assemble a quote: resolve the spec, run the physics estimate and the learned model, explain.
+
+``quote_analysis`` works on a stored ``PartAnalysis`` (no file access), so the platform can quote
+a part again for another material or quantity without parsing it. The returned dict is the JSON
+contract shared by the CLI and the API.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from quote.analysis import ItemAnalysis, PartAnalysis, analyze_part
+from quote.catalogs import (
+    Catalog,
+    load_catalog,
+    resolve_finish,
+    resolve_material,
+    resolve_tolerance,
+)
+from quote.costing import estimate
+from quote.errors import InvalidQuantity
+from quote.explain import explain
+from quote.geometry.dfm import check_dfm
+from quote.leadtime import add_business_days
+from quote.training import QuoteModel, load_default_model
+from quote.types import CostBreakdown, QuoteSpec, as_jsonable
+
+CURRENCY = "JPY"
+DEFAULT_TOLERANCE = "ISO2768-m"
+DEFAULT_BREAKS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
+MAX_QUANTITY = 1_000_000
+INTERVAL_COVERAGE = 0.9
+_BREAKDOWN_FIELDS = (
+    "material",
+    "setup",
+    "programming",
+    "machining",
+    "finishing",
+    "inspection",
+    "margin",
+)
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    """What the customer asks for, as typed (names and aliases are resolved by the engine).
+
+    quantity: pieces. tolerance: an ISO 2768 class ("ISO2768-m") or +-mm ("0.02" / 0.02).
+    finish: catalog finish name or alias. roughness_ra_um: Ra in um (default 3.2).
+    quantities: extra quantities for price breaks (default: a standard ladder).
+    """
+
+    material: str
+    quantity: int
+    tolerance: str | float | None = None
+    finish: str | None = None
+    roughness_ra_um: float | None = None
+    due_date: date | None = None
+    quantities: tuple[int, ...] | None = None
+
+
+def _check_quantity(q: Any, what: str = "quantity") -> int:
+    if (
+        isinstance(q, bool)
+        or not isinstance(q, int | float)
+        or q != int(q)
+        or not 1 <= q <= MAX_QUANTITY
+    ):
+        raise InvalidQuantity(
+            f"{what} must be a whole number from 1 to {MAX_QUANTITY:,}, got {q!r}",
+            detail={"field": what, "value": str(q)},
+        )
+    return int(q)
+
+
+def _round_breakdown(b: CostBreakdown, unit_price: float) -> CostBreakdown:
+    """Scale ``b`` to ``unit_price`` and round to whole yen, the residue going to margin."""
+    scale = unit_price / b.total if b.total > 0 else 0.0
+    parts = {f: round(getattr(b, f) * scale) for f in _BREAKDOWN_FIELDS}
+    parts["margin"] += round(unit_price) - sum(parts.values())
+    return CostBreakdown(**{k: float(v) for k, v in parts.items()})
+
+
+def _quote_item(
+    item: ItemAnalysis,
+    request: QuoteRequest,
+    *,
+    model: QuoteModel,
+    catalog: Catalog,
+    today: date,
+) -> dict[str, Any]:
+    feats = item.features
+    material = resolve_material(catalog, request.material)
+    finish = resolve_finish(catalog, request.finish or "none")
+    tol = resolve_tolerance(catalog, request.tolerance or DEFAULT_TOLERANCE, feats.max_extent_mm)
+    quantity = _check_quantity(request.quantity)
+    extra = request.quantities if request.quantities else DEFAULT_BREAKS
+    breaks = sorted({quantity, *(_check_quantity(q, "quantities") for q in extra)})
+    base = QuoteSpec(
+        material=material.name,
+        quantity=quantity,
+        tolerance_label=tol.label,
+        tolerance_mm=tol.mm,
+        finish=finish.name,
+        roughness_ra_um=float(request.roughness_ra_um or 3.2),
+        due_date=request.due_date,
+    )
+    specs = [replace(base, quantity=q) for q in breaks]
+    physics = [estimate(feats, s, catalog) for s in specs]
+    preds = model.predict([(feats, s, p) for s, p in zip(specs, physics, strict=True)])
+    i = breaks.index(quantity)
+    spec, phys, pred = specs[i], physics[i], preds[i]
+
+    unit_price = float(round(pred.unit_price))
+    low, high = (float(round(v)) for v in pred.unit_price_interval)
+    low, high = min(low, unit_price), max(high, unit_price)
+    breakdown = _round_breakdown(phys.breakdown, unit_price)
+
+    lead = max(1, math.ceil(pred.lead_time_days - 1e-9))
+    lead_lo = max(1, math.floor(pred.lead_time_interval[0]))
+    lead_hi = max(lead, math.ceil(pred.lead_time_interval[1]))
+    scale_days = lead / phys.lead_time_days if phys.lead_time_days > 0 else 1.0
+    price_factor = unit_price / phys.unit_price if phys.unit_price > 0 else 1.0
+    tiers = []
+    for t in phys.tiers:
+        days = max(1, round(t.days * scale_days))
+        tier_unit = float(round(t.unit_price * price_factor))
+        tiers.append(
+            {
+                "name": t.name,
+                "days": days,
+                "ship_date": add_business_days(today, days),
+                "unit_price": tier_unit,
+                "total_price": tier_unit * quantity,
+            }
+        )
+    price_breaks = [
+        {
+            "quantity": q,
+            "unit_price": float(round(p.unit_price)),
+            "total_price": float(round(p.unit_price)) * q,
+        }
+        for q, p in zip(breaks, preds, strict=True)
+    ]
+
+    warnings = []
+    if spec.due_date is not None:
+        meets = [t for t in tiers if t["ship_date"] <= spec.due_date]
+        if not meets:
+            fastest = min(tiers, key=lambda t: t["days"]) if tiers else None
+            warnings.append(
+                {
+                    "code": "due_date_not_met",
+                    "severity": "warning",
+                    "message": (
+                        f"No delivery option ships by {spec.due_date.isoformat()}; the fastest "
+                        f"({fastest['name']}) ships {fastest['ship_date'].isoformat()}."
+                        if fastest
+                        else f"Cannot ship by {spec.due_date.isoformat()}."
+                    ),
+                }
+            )
+    dfm = check_dfm(feats, spec, catalog)
+    return {
+        "name": item.name,
+        "index": item.index,
+        "currency": CURRENCY,
+        "material": spec.material,
+        "quantity": quantity,
+        "tolerance": {"label": spec.tolerance_label, "mm": spec.tolerance_mm},
+        "finish": spec.finish,
+        "roughness_ra_um": spec.roughness_ra_um,
+        "unit_price": unit_price,
+        "unit_price_interval": [low, high],
+        "interval_coverage": INTERVAL_COVERAGE,
+        "total_price": unit_price * quantity,
+        "lead_time_days": lead,
+        "lead_time_interval": [min(lead_lo, lead), lead_hi],
+        "lead_time_tiers": tiers,
+        "price_breaks": price_breaks,
+        "breakdown": as_jsonable(breakdown),
+        "physics": {
+            "unit_price": round(phys.unit_price),
+            "machine": phys.machine,
+            "process": phys.process,
+            "hours": phys.hours,
+            "lead_time_days": phys.lead_time_days,
+            "lead_time_parts": phys.lead_time_parts,
+        },
+        "dfm": [as_jsonable(w) for w in dfm],
+        "explanation": explain(pred, phys, feats, spec),
+        "features": feats.to_dict(),
+        "warnings": warnings,
+    }
+
+
+def _model_info(model: QuoteModel) -> dict[str, Any]:
+    return {"name": model.name, "version": model.version, "shop": model.shop}
+
+
+def quote_analysis(
+    analysis: PartAnalysis,
+    request: QuoteRequest,
+    *,
+    model: QuoteModel | None = None,
+    catalog: Catalog | None = None,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """Quote every body of an analysed part; one line item per separate body.
+
+    For a single-body part the top level is that item's quote. For several bodies the top level
+    sums the items (``unit_price`` is the price of one set, ``lead_time_days`` the slowest item)
+    and ``items`` holds each body's own quote.
+    """
+    catalog = catalog or load_catalog()
+    model = model or load_default_model()
+    today = today or date.today()
+    items = [
+        _quote_item(it, request, model=model, catalog=catalog, today=today) for it in analysis.items
+    ]
+    file_warnings = [as_jsonable(w) for w in analysis.warnings]
+    head: dict[str, Any]
+    if len(items) == 1:
+        head = {k: v for k, v in items[0].items() if k not in ("name", "index")}
+        head["warnings"] = file_warnings + items[0]["warnings"]
+    else:
+        head = _sum_items(items)
+        head["warnings"] = file_warnings + [w for it in items for w in it["warnings"]]
+    head["file"] = {
+        "name": analysis.file_name,
+        "sha256": analysis.file_sha256,
+        "format": analysis.source_format,
+        "units": analysis.units,
+        "bodies": len(items),
+    }
+    head["items"] = items
+    head["model"] = _model_info(model)
+    return as_jsonable(head)
+
+
+def _sum_items(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Top-level figures of a multi-body quote: one set = one of each body."""
+    first = items[0]
+    quantity = first["quantity"]
+    unit = sum(it["unit_price"] for it in items)
+    breaks = [
+        {
+            "quantity": b["quantity"],
+            "unit_price": sum(it["price_breaks"][j]["unit_price"] for it in items),
+            "total_price": sum(it["price_breaks"][j]["total_price"] for it in items),
+        }
+        for j, b in enumerate(first["price_breaks"])
+    ]
+    tiers = []
+    for j, t in enumerate(first["lead_time_tiers"]):
+        slowest = max((it["lead_time_tiers"][j] for it in items), key=lambda x: x["days"])
+        tier_unit = sum(it["lead_time_tiers"][j]["unit_price"] for it in items)
+        tiers.append(
+            {
+                "name": t["name"],
+                "days": slowest["days"],
+                "ship_date": slowest["ship_date"],
+                "unit_price": tier_unit,
+                "total_price": tier_unit * quantity,
+            }
+        )
+    return {
+        "currency": CURRENCY,
+        "material": first["material"],
+        "quantity": quantity,
+        "tolerance": first["tolerance"],
+        "finish": first["finish"],
+        "roughness_ra_um": first["roughness_ra_um"],
+        "unit_price": unit,
+        "unit_price_interval": [
+            sum(it["unit_price_interval"][0] for it in items),
+            sum(it["unit_price_interval"][1] for it in items),
+        ],
+        "interval_coverage": INTERVAL_COVERAGE,
+        "total_price": unit * quantity,
+        "lead_time_days": max(it["lead_time_days"] for it in items),
+        "lead_time_interval": [
+            max(it["lead_time_interval"][0] for it in items),
+            max(it["lead_time_interval"][1] for it in items),
+        ],
+        "lead_time_tiers": tiers,
+        "price_breaks": breaks,
+        "breakdown": {f: sum(it["breakdown"][f] for it in items) for f in _BREAKDOWN_FIELDS},
+        "dfm": [dict(w, item=it["index"]) for it in items for w in it["dfm"]],
+        "explanation": [
+            f"{len(items)} separate bodies in this file, quoted as {len(items)} line items "
+            "(a set is one of each)."
+        ]
+        + [f"{it['name']}: {line}" for it in items for line in it["explanation"][:2]],
+        "features": {"body_count": len(items)},
+    }
+
+
+def quote_file(
+    path: str | Path,
+    request: QuoteRequest,
+    *,
+    units: str | None = None,
+    model: QuoteModel | None = None,
+    catalog: Catalog | None = None,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """Analyse ``path`` and quote it (see ``quote_analysis``)."""
+    catalog = catalog or load_catalog()
+    analysis = analyze_part(path, units=units, catalog=catalog)
+    return quote_analysis(analysis, request, model=model, catalog=catalog, today=today)

@@ -1,0 +1,1 @@
+"""Reading part files and measuring them: one module per concern."""

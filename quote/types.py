@@ -1,0 +1,220 @@
+"""Value types of the quote engine: plain frozen dataclasses, units in every field name or doc.
+
+These are the contracts between modules (geometry -> features -> costing -> models -> quote) and
+the JSON the CLI and API return. Lengths are millimetres, areas mm^2, volumes mm^3, money JPY,
+times hours unless the name says days.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+Vec3 = tuple[float, float, float]
+
+
+def as_jsonable(obj: Any) -> Any:
+    """Dataclasses, tuples and numpy scalars to plain JSON types (floats rounded to 6 digits)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: as_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): as_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [as_jsonable(v) for v in obj]
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
+        obj = obj.item()
+    if isinstance(obj, float):
+        return round(obj, 6)
+    return obj
+
+
+@dataclass(frozen=True)
+class Hole:
+    """A cylindrical hole.
+
+    diameter_mm: diameter in mm. depth_mm: depth along the axis in mm (full length if through).
+    through: True when it exits the part. axis: unit vector along the hole (drilling direction).
+    position_mm: centre of the entry circle, mm. standard: nearest standard drill, e.g.
+    "6.6 (M6 clearance, ISO 273 medium)" or None when none is within 0.05 mm. tap: thread the
+    diameter is the tap drill of (e.g. "M8"), or None.
+    """
+
+    diameter_mm: float
+    depth_mm: float
+    through: bool
+    axis: Vec3
+    position_mm: Vec3
+    standard: str | None = None
+    tap: str | None = None
+
+
+@dataclass(frozen=True)
+class Stock:
+    """Raw stock chosen from the stock catalog.
+
+    form: "plate" (rectangular, sawn from plate of a catalog thickness) or "round_bar".
+    dims_mm: plate (thickness, width, length); round bar (diameter, length); mm.
+    volume_mm3: stock volume in mm^3.
+    """
+
+    form: str
+    dims_mm: tuple[float, ...]
+    volume_mm3: float
+
+
+@dataclass(frozen=True)
+class PartFeatures:
+    """What the cost model needs to know about one body. Computed once per file (content hash).
+
+    Fields (units):
+      volume_mm3, area_mm2: solid volume (mm^3) and surface area (mm^2).
+      bbox_mm: axis-aligned extents (x, y, z), mm, from the tessellation.
+      obb_mm: minimum oriented bounding box extents, sorted largest first, mm.
+      stock: chosen raw stock; removed_volume_mm3 = stock volume - part volume, mm^3.
+      holes: cylindrical holes (see Hole).
+      setups: number of machine setups (fixturing orientations) needed, >= 1.
+      access_directions: directions a tool must come from, in the part's OBB frame, e.g. "+Z".
+      unreachable_area_mm2: surface area no axis-aligned setup direction reaches, mm^2.
+      min_wall_mm / min_wall_location_mm: thinnest wall found by ray casting (mm) and where.
+      min_internal_radius_mm / ..._location_mm: smallest concave (internal) corner radius, mm;
+        None when the part has no internal vertical corners.
+      max_pocket_depth_mm / max_pocket_width_mm / pocket_location_mm: the deepest pocket, mm.
+      process: "mill", "lathe" or "mill-turn"; axisymmetry: share of surface area (0..1) that is
+        rotationally symmetric about the part's main axis.
+      face_counts: faces by surface type: plane, cylinder, cone, torus, sphere, bspline, other.
+        Exact B-rep faces for STEP; for meshes, counts of fitted regions.
+      triangle_count: triangles of the tessellation. source_format: "step", "stl", "obj", ...
+      file_sha256: hash of the source file (with body index for multi-body files).
+    """
+
+    volume_mm3: float
+    area_mm2: float
+    bbox_mm: Vec3
+    obb_mm: Vec3
+    stock: Stock
+    removed_volume_mm3: float
+    holes: tuple[Hole, ...]
+    setups: int
+    access_directions: tuple[str, ...]
+    unreachable_area_mm2: float
+    min_wall_mm: float
+    min_wall_location_mm: Vec3 | None
+    min_internal_radius_mm: float | None
+    min_internal_radius_location_mm: Vec3 | None
+    max_pocket_depth_mm: float
+    max_pocket_width_mm: float
+    pocket_location_mm: Vec3 | None
+    process: str
+    axisymmetry: float
+    face_counts: dict[str, int]
+    triangle_count: int
+    source_format: str
+    file_sha256: str
+
+    @property
+    def hole_count(self) -> int:
+        return len(self.holes)
+
+    @property
+    def max_extent_mm(self) -> float:
+        return max(self.obb_mm)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = as_jsonable(self)
+        d["hole_count"] = self.hole_count
+        return d
+
+
+@dataclass(frozen=True)
+class DfmWarning:
+    """A manufacturability finding.
+
+    code: stable id (e.g. "thin_wall"); severity: "info", "warning" or "error" (error = cannot be
+    made as drawn); message: plain words with the numbers; location_mm: where on the part (mm,
+    in the file's coordinates) or None; value / limit: the measured figure and the threshold.
+    """
+
+    code: str
+    severity: str
+    message: str
+    location_mm: Vec3 | None = None
+    value: float | None = None
+    limit: float | None = None
+
+
+@dataclass(frozen=True)
+class QuoteSpec:
+    """What the customer asks for, resolved against the catalogs.
+
+    material: canonical JIS name (e.g. "A5052"). quantity: pieces, >= 1.
+    tolerance_label: as asked ("ISO2768-m" or "0.02"); tolerance_mm: the tightest linear tolerance
+    it implies for this part (+-mm). finish: canonical finish name. roughness_ra_um: Ra in um.
+    due_date: when the buyer needs it, or None.
+    """
+
+    material: str
+    quantity: int
+    tolerance_label: str = "ISO2768-m"
+    tolerance_mm: float = 0.2
+    finish: str = "none"
+    roughness_ra_um: float = 3.2
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
+class CostBreakdown:
+    """Per-unit cost, JPY, by driver. The fields add up to the unit price."""
+
+    material: float
+    setup: float
+    programming: float
+    machining: float
+    finishing: float
+    inspection: float
+    margin: float
+
+    @property
+    def total(self) -> float:
+        return (
+            self.material
+            + self.setup
+            + self.programming
+            + self.machining
+            + self.finishing
+            + self.inspection
+            + self.margin
+        )
+
+
+@dataclass(frozen=True)
+class LeadTimeTier:
+    """One delivery option: name ("express", "standard", "economy"), business days, JPY/unit."""
+
+    name: str
+    days: int
+    unit_price: float
+
+
+@dataclass(frozen=True)
+class PhysicsEstimate:
+    """The process-planning estimate for one body and spec.
+
+    machine: catalog machine chosen; process: "mill" / "lathe" / "mill-turn".
+    breakdown: per-unit JPY by driver (adds up to unit_price). unit_price: JPY per piece.
+    hours: named machine/labour hours per batch (setup_h, programming_h, roughing_h, finishing_h,
+    holes_h, inspection_h, ...), for explanations. lead_time_days: standard tier, business days.
+    lead_time_parts: named business days (queue, machining, finishing, inspection, shipping).
+    """
+
+    machine: str
+    process: str
+    breakdown: CostBreakdown
+    unit_price: float
+    hours: dict[str, float]
+    lead_time_days: float
+    lead_time_parts: dict[str, float]
+    tiers: tuple[LeadTimeTier, ...] = field(default_factory=tuple)
