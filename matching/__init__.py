@@ -1,1 +1,17 @@
-"""Capability profiles, capacity and supplier ranking. Pure Python: no web or DB."""
+"""Capability profiles, capacity and supplier ranking. Pure Python: no web or DB.
+
+Modules (one concern each):
+
+- ``events``: the normalised ``MachineEvent``, ``derive_state`` (SEMI E10 style), JSON / MQTT
+  parsing, ``EventLog`` (idempotent, order-independent ingest with counted rejections).
+- ``mtconnect``: probe / current / sample documents (XML and JSON), SHDR adapter text, and
+  ``MTConnectPoller`` (resumable by sequence, resets on a new agent instance; fetch injected).
+- ``capacity``: state timelines, learned hour-of-week load with staleness decay, working
+  calendars and bookings, spare hours per day, per-shop/class aggregation, forecast error.
+- ``profiles``: shop capability profiles folded from quotes and outcomes.
+- ``ranking``: ``ShopIndex``, hard filters, features, ``LambdaRanker`` (LightGBM), exposure
+  budget, ``rank`` / ``partners_for`` with plain-word reasons.
+- ``assignment``: many RFQs across shops under capacity (exact, SciPy).
+- ``simulate``: the seeded marketplace simulator and ``train_default_ranker``.
+- ``errors``: typed errors (subclasses of ``quote.errors.MitsumoriError``).
+"""

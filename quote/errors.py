@@ -47,6 +47,13 @@ class UnreadablePart(PartError):
     code = "unreadable_part"
 
 
+class PartNotFound(PartError):
+    """No file at the given path (or a directory)."""
+
+    code = "part_not_found"
+    http_status = 404
+
+
 class PartTooLarge(PartError):
     """File over the byte limit or mesh over the triangle limit."""
 

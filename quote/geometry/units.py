@@ -1,0 +1,195 @@
+"""Length units of part files: parsing the ``--units`` option, and noticing a unit mistake.
+
+STL, OBJ and PLY carry no units; we read them in millimetres. A part that reads as a few
+millimetres across was very often exported in inches (or metres), so a measured size that is
+implausible in mm but plausible in another unit is reported with the fix (``--units inch``).
+Parts outside 0.5 mm .. 3 m are refused, with the same suggestion when one applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from quote.errors import InvalidUnits, PartSizeOutOfRange
+from quote.types import DfmWarning
+
+#: Millimetres per unit, by canonical unit name.
+UNIT_SCALE_MM: dict[str, float] = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "inch": 25.4}
+
+_ALIASES: dict[str, str] = {
+    "mm": "mm",
+    "millimeter": "mm",
+    "millimeters": "mm",
+    "millimetre": "mm",
+    "millimetres": "mm",
+    "cm": "cm",
+    "centimeter": "cm",
+    "centimeters": "cm",
+    "centimetre": "cm",
+    "centimetres": "cm",
+    "m": "m",
+    "meter": "m",
+    "meters": "m",
+    "metre": "m",
+    "metres": "m",
+    "inch": "inch",
+    "inches": "inch",
+    "in": "inch",
+}
+
+#: Smallest and largest part the engine quotes: largest extent, mm.
+MIN_EXTENT_MM = 0.5
+MAX_EXTENT_MM = 3000.0
+#: A part read in mm whose largest extent is under this is suspiciously small, mm.
+SUSPECT_BELOW_MM = 10.0
+#: A rescaled part is plausible when its largest extent lands in this range, mm.
+_PLAUSIBLE_MM = (10.0, 2000.0)
+# Units suggested when a size looks wrong, most common mistake first (STL from US CAD in
+# inches; meshes from scanning or graphics tools in metres). Centimetres are accepted but not
+# suggested: x10 and x25.4 are too close to tell apart from the size alone.
+_CANDIDATES = ("inch", "m")
+
+
+def parse_units(units: str) -> str:
+    """Canonical unit name ("mm", "cm", "m", "inch") for a user-given unit.
+
+    Parameters
+    ----------
+    units : str
+        e.g. "mm", "in", "inches", "metre"; case and surrounding spaces are ignored.
+
+    Raises
+    ------
+    InvalidUnits
+        When the name is not a known length unit; the message lists the accepted ones.
+    """
+    key = str(units).strip().lower()
+    if key not in _ALIASES:
+        raise InvalidUnits(
+            f"Unknown units {units!r}: use one of mm, cm, m, inch (or in).",
+            detail={"units": str(units), "accepted": sorted(UNIT_SCALE_MM)},
+        )
+    return _ALIASES[key]
+
+
+def unit_from_name(name: str | None) -> str | None:
+    """Canonical unit for a unit name found in a file (3MF "millimeter", glTF "meters"), or None."""
+    if not name:
+        return None
+    return _ALIASES.get(str(name).strip().lower())
+
+
+def _fmt_len(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def _fmt_dims(extents_mm: Sequence[float]) -> str:
+    return " x ".join(_fmt_len(float(e)) for e in extents_mm) + " mm"
+
+
+def _rescaled_candidates(
+    extents_mm: np.ndarray, exclude: str = "mm"
+) -> list[tuple[str, np.ndarray]]:
+    """Units that would turn these mm extents into a plausible part, most likely first."""
+    out = []
+    for unit in _CANDIDATES:
+        if unit == exclude:
+            continue
+        scaled = extents_mm * UNIT_SCALE_MM[unit]
+        if _PLAUSIBLE_MM[0] <= float(scaled.max()) <= _PLAUSIBLE_MM[1]:
+            out.append((unit, scaled))
+    return out
+
+
+def _suggestion(extents_mm: np.ndarray, exclude: str = "mm") -> tuple[str, list[str]]:
+    cands = _rescaled_candidates(extents_mm, exclude)
+    if not cands:
+        return "", []
+    text = "; ".join(
+        f"if it was exported in {'inches' if u == 'inch' else u}, pass --units {u} ({_fmt_dims(s)})"
+        for u, s in cands
+    )
+    return text, [u for u, _ in cands]
+
+
+def check_size(
+    extents_mm: Sequence[float], *, units: str, units_given: bool, source_format: str
+) -> DfmWarning | None:
+    """Refuse parts outside 0.5 mm .. 3 m and flag a likely unit mistake.
+
+    Parameters
+    ----------
+    extents_mm : (3,) float
+        Axis-aligned extents of the whole part (all bodies), mm.
+    units : str
+        Canonical unit the file was read in.
+    units_given : bool
+        True when the caller chose the units (then no "suspect_units" warning is raised).
+    source_format : str
+        "stl", "step", ... for the message.
+
+    Returns
+    -------
+    DfmWarning or None
+        A "suspect_units" warning when the part is implausibly small in mm.
+
+    Raises
+    ------
+    PartSizeOutOfRange
+        Largest extent below 0.5 mm or above 3000 mm; the message gives the measured size and,
+        when another unit gives a plausible part, the ``--units`` to pass.
+    """
+    ext = np.asarray(extents_mm, dtype=float)
+    largest = float(ext.max()) if ext.size else 0.0
+    detail = {
+        "extents_mm": [round(float(e), 6) for e in ext],
+        "largest_mm": round(largest, 6),
+        "units": units,
+        "min_mm": MIN_EXTENT_MM,
+        "max_mm": MAX_EXTENT_MM,
+    }
+    declared = " (the units the file declares)" if source_format == "step" else ""
+    if largest < MIN_EXTENT_MM:
+        # Read in some unit u, the file's numbers are ext / scale(u); retry them in mm first.
+        raw = ext / UNIT_SCALE_MM[units]
+        hint, suggested = ("", []) if source_format == "step" else _suggestion(raw, units)
+        detail["suggested_units"] = suggested
+        raise PartSizeOutOfRange(
+            f"The part measures {_fmt_dims(ext)} (read in {units}{declared}), smaller than the "
+            f"{MIN_EXTENT_MM} mm the engine quotes."
+            + (f" The size looks like a unit mistake: {hint}." if hint else ""),
+            detail=detail,
+        )
+    if largest > MAX_EXTENT_MM:
+        hint = ""
+        if units != "mm" and source_format != "step":
+            why = (
+                " (glTF files are in metres unless they say otherwise)"
+                if source_format == "glb"
+                else ""
+            )
+            hint = f" If the file is in millimetres{why}, pass --units mm."
+        raise PartSizeOutOfRange(
+            f"The part measures {_fmt_dims(ext)} (read in {units}{declared}), larger than the "
+            f"{MAX_EXTENT_MM / 1000:g} m the engine quotes. Check the units the model was "
+            f"exported in.{hint}",
+            detail=detail,
+        )
+    if units_given or units != "mm" or largest >= SUSPECT_BELOW_MM:
+        return None
+    hint, suggested = _suggestion(ext)
+    if not hint:
+        return None
+    no_units = "" if source_format == "step" else f" {source_format.upper()} files carry no units."
+    return DfmWarning(
+        code="suspect_units",
+        severity="warning",
+        message=(
+            f"The part measures only {_fmt_dims(ext)} read in millimetres, implausibly small "
+            f"for a machined part.{no_units} {hint[0].upper()}{hint[1:]}."
+        ),
+        value=round(largest, 6),
+        limit=SUSPECT_BELOW_MM,
+    )
