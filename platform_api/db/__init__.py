@@ -1,0 +1,1 @@
+"""Persistence: engine, sessions, tables and migrations. The only package that speaks SQL types."""

@@ -1,0 +1,1 @@
+"""Background jobs in the database: history imports and training, run by worker threads."""

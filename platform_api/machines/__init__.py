@@ -1,0 +1,1 @@
+"""A shop's machine tools: type, axes, envelope, controller, hourly rate."""

@@ -1,0 +1,1 @@
+"""Organisations (shops, buyers, the admin) and their API keys."""

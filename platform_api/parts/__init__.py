@@ -1,0 +1,1 @@
+"""Uploaded part files: content-addressed storage, analysis (features, DFM), ownership."""

@@ -1,0 +1,1 @@
+"""Quotes of stored parts, priced by the default model or a shop's own, and their outcomes."""

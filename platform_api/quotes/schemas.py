@@ -1,0 +1,238 @@
+"""Quote and outcome bodies. Money in JPY, lead times in business days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+QuoteStatus = Literal["quoted", "sent", "won", "lost", "no_bid"]
+OutcomeStatus = Literal["sent", "won", "lost", "no_bid"]
+MAX_QUANTITY = 1_000_000
+
+
+class QuoteCreate(BaseModel):
+    """What to quote: a stored part and the spec. Give ``quantity``, ``quantities`` or both."""
+
+    part_id: str = Field(max_length=40)
+    material: str = Field(min_length=1, max_length=64, description="JIS name or alias: A5052")
+    quantity: int | None = Field(default=None, ge=1, le=MAX_QUANTITY)
+    quantities: list[int] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="Quantities for price breaks; the first is quoted when quantity is absent",
+    )
+    tolerance: str | float | None = Field(
+        default=None, description="ISO 2768 class (ISO2768-m) or +-mm as a number (0.02)"
+    )
+    finish: str | None = Field(default=None, max_length=64, description="e.g. anodize, none")
+    roughness_ra_um: float | None = Field(default=None, gt=0, le=100, description="Ra, um")
+    due_date: date | None = None
+    shop: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Shop id whose model prices the quote. A shop key: its own (default). "
+        "A buyer key: any shop in /v1/shops, or none for the platform's default model.",
+    )
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "part_id": "part_0193b1c2d3e4f5a6b7c8d9e0f1a2",
+                    "material": "A5052",
+                    "quantity": 10,
+                    "quantities": [1, 10, 50, 100],
+                    "tolerance": "ISO2768-m",
+                    "finish": "anodize",
+                    "due_date": "2025-02-28",
+                }
+            ]
+        },
+    )
+
+    @model_validator(mode="after")
+    def _quantity_given(self) -> QuoteCreate:
+        if self.quantity is None and not self.quantities:
+            raise ValueError("give quantity or quantities")
+        for q in self.quantities or []:
+            if not 1 <= q <= MAX_QUANTITY:
+                raise ValueError(f"each of quantities must be from 1 to {MAX_QUANTITY:,}")
+        if isinstance(self.tolerance, str) and len(self.tolerance) > 32:
+            raise ValueError("tolerance is at most 32 characters")
+        return self
+
+
+class OutcomeCreate(BaseModel):
+    """What became of a quote."""
+
+    status: OutcomeStatus
+    final_unit_price: float | None = Field(default=None, ge=0, le=1e10, description="JPY")
+    actual_hours: float | None = Field(default=None, ge=0, le=1e6, description="hours")
+    delivered_on_time: bool | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "won",
+                    "final_unit_price": 11800,
+                    "actual_hours": 6.5,
+                    "delivered_on_time": True,
+                }
+            ]
+        },
+    )
+
+
+class OutcomePublic(OutcomeCreate):
+    id: str
+    quote_id: str
+    created_at: datetime
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "out_0193b1c2d3e4f5a6b7c8d9e0f1a2",
+                    "quote_id": "quo_0193b1c2d3e4f5a6b7c8d9e0f1a2",
+                    "status": "won",
+                    "final_unit_price": 11800,
+                    "actual_hours": 6.5,
+                    "delivered_on_time": True,
+                    "note": None,
+                    "created_at": "2025-02-01T10:00:00Z",
+                }
+            ]
+        },
+    )
+
+
+_QUOTE_EXAMPLE: dict[str, Any] = {
+    "id": "quo_0193b1c2d3e4f5a6b7c8d9e0f1a2",
+    "part_id": "part_0193b1c2d3e4f5a6b7c8d9e0f1a2",
+    "status": "quoted",
+    "requester_id": "org_0193b1c2d3e4f5a6b7c8d9e0f1a3",
+    "shop_id": "org_0193b1c2d3e4f5a6b7c8d9e0f1a2",
+    "created_at": "2025-01-15T09:30:00Z",
+    "inputs": {"material": "A5052", "quantity": 10, "tolerance": "ISO2768-m", "finish": "anodize"},
+    "outcome": None,
+    "currency": "JPY",
+    "material": "A5052",
+    "quantity": 10,
+    "unit_price": 12400.0,
+    "unit_price_interval": [10900.0, 14300.0],
+    "total_price": 124000.0,
+    "lead_time_days": 7,
+    "lead_time_interval": [5, 9],
+    "lead_time_tiers": [
+        {
+            "name": "standard",
+            "days": 7,
+            "ship_date": "2025-01-24",
+            "unit_price": 12400.0,
+            "total_price": 124000.0,
+        }
+    ],
+    "price_breaks": [
+        {"quantity": 1, "unit_price": 41000.0, "total_price": 41000.0},
+        {"quantity": 10, "unit_price": 12400.0, "total_price": 124000.0},
+    ],
+    "breakdown": {
+        "material": 900.0,
+        "setup": 2400.0,
+        "programming": 1500.0,
+        "machining": 4800.0,
+        "finishing": 1100.0,
+        "inspection": 600.0,
+        "margin": 1100.0,
+    },
+    "dfm": [],
+    "explanation": [
+        "Machining (4,800 JPY per piece) is the largest cost: 38 min on a 3-axis mill."
+    ],
+    "features": {"volume_mm3": 61234.5, "bbox_mm": [120.0, 80.0, 12.0]},
+    "warnings": [],
+    "model": {"name": "default", "version": "default-20250101-1a2b3c4d", "shop": None},
+    "items": [],
+}
+
+
+class QuotePublic(BaseModel):
+    """A stored quote: the quote engine's JSON contract plus the platform's fields.
+
+    Engine fields (``unit_price``, ``breakdown``, ``dfm``, ``explanation``, ``features``,
+    ``model``, ``items``, ...) are returned exactly as the engine made them.
+    """
+
+    id: str
+    part_id: str
+    status: QuoteStatus
+    requester_id: str
+    shop_id: str | None
+    created_at: datetime
+    inputs: dict[str, Any]
+    outcome: OutcomePublic | None = None
+    currency: str
+    quantity: int
+    unit_price: float
+    unit_price_interval: list[float]
+    total_price: float
+    lead_time_days: int | float
+    lead_time_interval: list[int | float]
+    lead_time_tiers: list[dict[str, Any]]
+    price_breaks: list[dict[str, Any]]
+    breakdown: dict[str, float]
+    dfm: list[dict[str, Any]]
+    explanation: list[str]
+    features: dict[str, Any]
+    warnings: list[dict[str, Any]]
+    model: dict[str, Any]
+    items: list[dict[str, Any]]
+    model_config = ConfigDict(
+        extra="allow", protected_namespaces=(), json_schema_extra={"examples": [_QUOTE_EXAMPLE]}
+    )
+
+
+class QuoteSummary(BaseModel):
+    """A quote in a list: the figures, not the full breakdown (GET the quote for it)."""
+
+    id: str
+    part_id: str
+    status: QuoteStatus
+    requester_id: str
+    shop_id: str | None
+    material: str
+    quantity: int
+    unit_price: float
+    total_price: float
+    currency: str
+    model_version: str
+    created_at: datetime
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    k: _QUOTE_EXAMPLE[k]
+                    for k in (
+                        "id",
+                        "part_id",
+                        "status",
+                        "requester_id",
+                        "shop_id",
+                        "material",
+                        "quantity",
+                        "unit_price",
+                        "total_price",
+                        "currency",
+                        "created_at",
+                    )
+                }
+                | {"model_version": "default-20250101-1a2b3c4d"}
+            ]
+        },
+    )

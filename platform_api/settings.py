@@ -1,0 +1,92 @@
+"""Settings from the environment (``MITSUMORI_*``), validated once at start-up.
+
+Nothing here is read at import time by other modules: ``create_app(settings)`` receives an object
+and passes plain values down, so tests build their own ``Settings`` without touching the env.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Values people paste from examples: refusing them keeps a demo key out of production.
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "admin", "test", "example"}
+
+
+class Settings(BaseSettings):
+    """Platform configuration. Every field maps to ``MITSUMORI_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MITSUMORI_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=REPO_ROOT / "var",
+        description="Root of the part store (parts/ab/cdef...) and of the default SQLite file.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///{data_dir}/mitsumori.db. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+    run_migrations: bool = Field(default=True, description="Apply Alembic migrations at start.")
+    max_upload_bytes: int = Field(default=100 * 2**20, gt=0, description="Per part file, bytes.")
+    max_json_bytes: int = Field(default=2**20, gt=0, description="Per JSON request body, bytes.")
+    rate_limit_per_minute: float = Field(
+        default=600.0, gt=0, description="Sustained requests per minute per API key."
+    )
+    rate_limit_burst: int = Field(
+        default=120, gt=0, description="Token-bucket capacity: requests a key may send at once."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins allowed by CORS; empty (default) closes CORS.",
+    )
+    analysis_workers: int = Field(
+        default=2, ge=0, description="Processes that parse part files; 0: in the request thread."
+    )
+    job_worker: bool = Field(default=True, description="Run the job worker thread in this process.")
+    job_poll_seconds: float = Field(default=1.0, gt=0)
+    job_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    job_stale_seconds: float = Field(
+        default=60.0, gt=0, description="A running job without heartbeat this long is orphaned."
+    )
+    job_max_attempts: int = Field(default=2, ge=1, description="Runs before an orphan job fails.")
+    admin_bootstrap_key: SecretStr | None = Field(
+        default=None,
+        description="If set, an admin organisation with this API key exists after start "
+        "(mk_... format, at least 32 characters).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.admin_bootstrap_key is not None:
+            key = self.admin_bootstrap_key.get_secret_value()
+            if key.lower() in _PLACEHOLDER_SECRETS or len(key) < 32:
+                raise ValueError(
+                    "MITSUMORI_ADMIN_BOOTSTRAP_KEY is a placeholder or shorter than 32 characters; "
+                    "generate one with `mitsumori keys generate`"
+                )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the SQLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'mitsumori.db'}"
+
+    @property
+    def parts_dir(self) -> Path:
+        return self.data_dir / "parts"

@@ -1,0 +1,1 @@
+"""Shops: the directory, history imports, training and the shop's pricing models."""
