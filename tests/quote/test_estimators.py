@@ -1,0 +1,144 @@
+"""IntervalRegressor: the scikit-learn contract, prior calibration, measured interval coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from quote.estimators import IntervalRegressor
+
+
+@parametrize_with_checks(
+    [
+        IntervalRegressor(n_estimators=15, cv=3, n_jobs=1, random_state=0),
+        IntervalRegressor(
+            n_estimators=15,
+            learning_rate=0.3,
+            cv=3,
+            prior_columns=(0,),
+            select_n_estimators=False,
+            subsample=0.8,
+            n_jobs=1,
+            random_state=0,
+        ),
+        IntervalRegressor(
+            n_estimators=10,
+            learning_rate=0.3,
+            cv=3,
+            linear_columns=(0,),
+            linear_alpha=0.01,
+            n_jobs=1,
+            random_state=0,
+        ),
+    ]
+)
+def test_sklearn_contract(estimator, check):  # type: ignore[no-untyped-def]
+    check(estimator)
+
+
+def _additive_problem(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A priced-by-parts problem: 3 positive cost parts; the 'true' price weights them
+    (1.0, 1.6, 0.7), adds a nonlinear surcharge on feature 3, and 8% lognormal noise.
+
+    Returns X (n, 4): logs of the 3 parts and a free feature in [0, 1]; y = log price.
+    """
+    rng = np.random.default_rng(seed)
+    parts = np.exp(rng.normal([7.0, 6.0, 6.5], 0.8, size=(n, 3)))
+    free = rng.uniform(0, 1, n)
+    price = parts @ np.array([1.0, 1.6, 0.7]) * np.where(free > 0.7, 1.25, 1.0)
+    y = np.log(price) + rng.normal(0, 0.08, n)
+    return np.column_stack([np.log(parts), free]), y
+
+
+def test_prior_calibration_recovers_part_weights() -> None:
+    X, y = _additive_problem(300, 1)
+    est = IntervalRegressor(
+        n_estimators=1, prior_columns=(0, 1, 2), prior_ridge=0.1, cv=2, random_state=0
+    ).fit(X[X[:, 3] <= 0.7], y[X[:, 3] <= 0.7])
+    np.testing.assert_allclose(est.prior_weights_, [1.0, 1.6, 0.7], rtol=0.12)
+    parts = est.prior_parts(X[:5])
+    assert parts.shape == (5, 3)
+    assert np.all(parts > 0)
+
+
+def test_trees_correct_what_the_prior_misses() -> None:
+    X, y = _additive_problem(600, 2)
+    Xte, yte = _additive_problem(400, 3)
+    prior_only = IntervalRegressor(n_estimators=1, prior_columns=(0, 1, 2), random_state=0)
+    full = IntervalRegressor(n_estimators=200, prior_columns=(0, 1, 2), random_state=0)
+    err_prior = np.mean(np.abs(prior_only.fit(X, y).predict(Xte) - yte))
+    err_full = np.mean(np.abs(full.fit(X, y).predict(Xte) - yte))
+    # The 25% surcharge is invisible to the prior; the trees should find it.
+    assert err_full < 0.8 * err_prior
+    assert full.best_iteration_ > 1
+
+
+def test_contributions_sum_to_prediction() -> None:
+    X, y = _additive_problem(200, 4)
+    est = IntervalRegressor(n_estimators=50, prior_columns=(0, 1, 2), random_state=0).fit(X, y)
+    contrib = est.contributions(X[:20])
+    assert contrib.shape == (20, X.shape[1] + 1)
+    np.testing.assert_allclose(contrib.sum(axis=1), est.predict(X[:20]), rtol=1e-9, atol=1e-9)
+    pred, contrib2 = est.predict_with_contributions(X[:20])
+    np.testing.assert_allclose(pred, est.predict(X[:20]))
+
+
+@pytest.mark.parametrize("coverage", [0.8, 0.9])
+def test_interval_coverage_is_near_nominal(coverage: float) -> None:
+    # Heteroscedastic-free but heavy-ish tailed noise (t with 5 dof), held-out data.
+    rng = np.random.default_rng(5)
+    n_train, n_test = 800, 3000
+    X = rng.uniform(-1, 1, size=(n_train + n_test, 5))
+    f = 2 * X[:, 0] + np.sin(3 * X[:, 1]) + X[:, 2] * X[:, 3]
+    y = f + 0.3 * rng.standard_t(5, size=len(f))
+    est = IntervalRegressor(n_estimators=150, random_state=0).fit(X[:n_train], y[:n_train])
+    lo, hi = est.predict_interval(X[n_train:], coverage=coverage)
+    covered = np.mean((y[n_train:] >= lo) & (y[n_train:] <= hi))
+    assert abs(covered - coverage) < 0.04, covered
+    assert np.all(lo <= hi)
+
+
+def test_monotone_constraint_holds() -> None:
+    rng = np.random.default_rng(6)
+    X = rng.uniform(0, 1, size=(400, 2))
+    y = -np.log1p(10 * X[:, 0]) + rng.normal(0, 0.3, 400)  # noisy: trees could wiggle
+    est = IntervalRegressor(n_estimators=100, monotone_constraints=(-1, 0), random_state=0)
+    est.fit(X, y)
+    grid = np.column_stack([np.linspace(0, 1, 50), np.full(50, 0.5)])
+    assert np.all(np.diff(est.predict(grid)) <= 1e-12)
+
+
+def test_same_seed_same_model() -> None:
+    X, y = _additive_problem(200, 7)
+    a = IntervalRegressor(n_estimators=40, subsample=0.7, random_state=3).fit(X, y)
+    b = IntervalRegressor(n_estimators=40, subsample=0.7, random_state=3).fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    np.testing.assert_array_equal(a.residuals_, b.residuals_)
+
+
+def test_linear_step_learns_a_trend_and_respects_monotone_signs() -> None:
+    rng = np.random.default_rng(8)
+    X = rng.uniform(0, 3, size=(150, 3))
+    y = 0.5 * X[:, 0] - 0.3 * X[:, 1] + rng.normal(0, 0.05, 150)
+    free = IntervalRegressor(n_estimators=5, linear_columns=(0, 1), linear_alpha=0.001)
+    free.fit(X, y)
+    np.testing.assert_allclose(free.linear_coef_, [0.5, -0.3], atol=0.03)
+    # A +1 constraint on column 1 forbids its negative slope: the coefficient is dropped.
+    tied = IntervalRegressor(
+        n_estimators=5,
+        linear_columns=(0, 1),
+        linear_alpha=0.001,
+        monotone_constraints=(0, 1, 0),
+    ).fit(X, y)
+    assert tied.linear_coef_[1] == 0.0 and tied.linear_coef_[0] > 0.4
+    contrib = free.contributions(X[:10])
+    np.testing.assert_allclose(contrib.sum(axis=1), free.predict(X[:10]), atol=1e-9)
+    # The linear terms are reported under their own columns.
+    assert np.corrcoef(contrib[:, 0], X[:10, 0])[0, 1] > 0.9
+
+
+def test_unchecked_input_path_matches() -> None:
+    X, y = _additive_problem(120, 9)
+    est = IntervalRegressor(n_estimators=30, prior_columns=(0, 1, 2), random_state=0).fit(X, y)
+    np.testing.assert_array_equal(est.predict(X), est.predict(X, check_input=False))
