@@ -193,7 +193,7 @@ def _quote_item(
             "lead_time_parts": phys.lead_time_parts,
         },
         "dfm": [as_jsonable(w) for w in dfm],
-        "explanation": explain(pred, phys, feats, spec),
+        "explanation": explain(pred, phys, feats, spec, catalog, breakdown=breakdown),
         "features": feats.to_dict(),
         "warnings": warnings,
     }

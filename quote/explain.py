@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from quote.catalogs import Catalog, load_catalog
 from quote.errors import MitsumoriError
-from quote.types import PartFeatures, PhysicsEstimate, QuoteSpec
+from quote.types import CostBreakdown, PartFeatures, PhysicsEstimate, QuoteSpec
 
 # Below this share of the unit price a driver is not worth a line.
 _MIN_SHARE = 0.03
@@ -60,6 +60,7 @@ def explain(
     features: PartFeatures,
     spec: QuoteSpec,
     catalog: Catalog | None = None,
+    breakdown: CostBreakdown | None = None,
 ) -> list[str]:
     """The main contributions to one quote's unit price in plain words, biggest first.
 
@@ -74,6 +75,9 @@ def explain(
         The part (mm) and the resolved request.
     catalog
         For material words and the what-if prices (default ``load_catalog()``).
+    breakdown
+        The per-unit breakdown the quote shows; when given, its amounts are the ones quoted
+        for material, setup, ..., margin, so the reasons and the breakdown never disagree.
 
     Returns
     -------
@@ -86,6 +90,8 @@ def explain(
     contrib: dict[str, float] = dict(getattr(prediction, "contributions", {}) or {})
     if not contrib:
         contrib = {k: float(getattr(physics.breakdown, k)) for k in _BREAKDOWN}
+    if breakdown is not None:
+        contrib.update({k: float(getattr(breakdown, k)) for k in _BREAKDOWN})
     material = catalog.material(spec.material)
     q = spec.quantity
     hours = physics.hours

@@ -23,11 +23,11 @@ import hashlib
 import io
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
@@ -53,6 +53,9 @@ from quote.errors import (
 )
 from quote.estimators import IntervalRegressor
 from quote.types import PartFeatures, PhysicsEstimate, QuoteSpec
+
+if TYPE_CHECKING:
+    from quote.analysis import PartAnalysis
 
 Progress = Callable[[int, int, str], None]
 Row = tuple[PartFeatures, QuoteSpec, PhysicsEstimate]
@@ -900,12 +903,18 @@ def train_default_model(
 
 
 def _history_rows(
-    rows: Sequence[HistoryRow], catalog: Catalog, report: Progress, total: int
+    rows: Sequence[HistoryRow],
+    catalog: Catalog,
+    report: Progress,
+    total: int,
+    analyses: Mapping[Path, PartAnalysis] | None = None,
 ) -> tuple[list[Row], list[HistoryRow], list[str]]:
     """Analyse each distinct part file once and price each history row with the physics.
 
-    Returns the usable (features, spec, physics) rows, their history rows, and notes on the
-    rows skipped (unreadable file, several bodies, a spec the catalog refuses).
+    ``analyses`` holds analyses already made (the platform stores one per uploaded part), so
+    those files are not parsed again. Returns the usable (features, spec, physics) rows, their
+    history rows, and notes on the rows skipped (unreadable file, several bodies, a spec the
+    catalog refuses).
     """
     from quote.analysis import analyze_part
     from quote.costing import estimate
@@ -915,7 +924,8 @@ def _history_rows(
     for i, path in enumerate(files):
         report(i, total, f"Reading {path.name}")
         try:
-            analysis = analyze_part(path, catalog=catalog)
+            known = analyses.get(path) if analyses else None
+            analysis = known if known is not None else analyze_part(path, catalog=catalog)
         except MitsumoriError as exc:
             analysed[path] = f"{exc.code}: {exc.message}"
             continue
@@ -960,8 +970,11 @@ def train_shop_model(
     catalog: Catalog | None = None,
     random_state: int = 0,
     progress: Progress | None = None,
+    analyses: Mapping[Path, PartAnalysis] | None = None,
 ) -> QuoteModel:
     """Train a shop's model from its history, with ``base`` (the default model) as the prior.
+
+    ``analyses`` (optional) maps part-file paths to analyses already made, to skip re-parsing.
 
     The price model recalibrates the base's price per cost driver (material, setup, ...,
     margin) on the shop's rows, then small shrunk trees correct what remains; intervals come
@@ -984,7 +997,7 @@ def train_shop_model(
         )
     n_files = len({r.part_file for r in rows})
     total = n_files + 7
-    triples, kept, notes = _history_rows(rows, catalog, report, total)
+    triples, kept, notes = _history_rows(rows, catalog, report, total, analyses)
     if len(triples) < MIN_SHOP_ROWS:
         raise InsufficientHistory(
             f"only {len(triples)} history rows have a readable part and a valid spec; a shop "

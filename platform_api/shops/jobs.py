@@ -203,12 +203,14 @@ def run_train(ctx: AppContext, run: JobRun) -> tuple[dict[str, Any], list[dict[s
             unit_price=r.unit_price,
             lead_time_days=r.lead_time_days,
         )
-        for r, path in stored
+        for r, path, _ in stored
     ]
+    # The parts were analysed at import: hand those analyses over instead of re-parsing files.
+    analyses = {data_dir / path: analysis for _, path, analysis in stored if analysis}
     run.progress(0.0, f"training on {len(rows)} history rows")
     random_state = int(run.params.get("random_state", 0))
     if ctx.analyzer.workers <= 0:
-        out = train_in_worker(rows, run.org_id, random_state, _Relay(run))
+        out = train_in_worker(rows, run.org_id, random_state, _Relay(run), analyses)
     else:
         with multiprocessing.get_context("spawn").Manager() as manager:
             q = manager.Queue()
@@ -232,6 +234,7 @@ def run_train(ctx: AppContext, run: JobRun) -> tuple[dict[str, Any], list[dict[s
                 run.org_id,
                 random_state,
                 q,
+                analyses,
                 tick=relay,
                 tick_seconds=min(1.0, ctx.settings.job_heartbeat_seconds),
             )

@@ -32,15 +32,17 @@ def imported_lines(session: Session, *, job_id: str) -> set[int]:
     return set(session.exec(select(HistoryRow.line).where(HistoryRow.job_id == job_id)).all())
 
 
-def history_with_files(session: Session, *, org_id: str) -> list[tuple[HistoryRow, str]]:
-    """Every history row of the shop with the stored path of its part file."""
+def history_with_files(
+    session: Session, *, org_id: str
+) -> list[tuple[HistoryRow, str, dict[str, Any]]]:
+    """Every history row of the shop with the stored path and stored analysis of its part."""
     rows = session.exec(
-        select(HistoryRow, Part.storage_path)
+        select(HistoryRow, Part.storage_path, Part.analysis)
         .join(Part, col(Part.id) == col(HistoryRow.part_id))
         .where(HistoryRow.org_id == org_id, Part.owner_org_id == org_id)
         .order_by(col(HistoryRow.id))
     ).all()
-    return [(r, p) for r, p in rows]
+    return [(r, p, a) for r, p, a in rows]
 
 
 def list_models(
