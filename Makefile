@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := data/models/default.joblib
+RANKER := data/models/ranker.joblib
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install model lint bench clean
+.PHONY: run test install model lint bench clean web browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,14 +21,34 @@ install: $(STAMP)
 $(MODEL): $(STAMP)
 	$(BIN)/mitsumori model build-default --out $(MODEL)
 
-model: $(MODEL)
+# The default supplier ranker, trained on the seeded marketplace simulator (about 5 s).
+$(RANKER): $(STAMP)
+	$(BIN)/mitsumori ranker build --out $(RANKER)
 
-run: $(STAMP) $(MODEL)
+model: $(MODEL) $(RANKER)
+
+# The web app's browser files (three.js, fonts) from the npm registry, vendored under
+# platform_api/web/static/vendor (git-ignored); no CDN at run time.
+WEB := platform_api/web
+WEB_STAMP := $(WEB)/static/vendor/.built
+$(WEB_STAMP): $(WEB)/frontend/package.json $(WEB)/frontend/package-lock.json $(WEB)/frontend/build.mjs
+	cd $(WEB)/frontend && npm ci --no-audit --no-fund --loglevel=error
+	node $(WEB)/frontend/build.mjs
+
+web: $(WEB_STAMP)
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+# MITSUMORI_DEMO_PUBLISHER=1: the demo machines report live over MQTT (a publisher thread in
+# the server, which stops with it).
+run: $(STAMP) $(MODEL) $(RANKER) web
 	$(BIN)/mitsumori db upgrade
 	$(BIN)/mitsumori demo seed --if-empty
-	$(BIN)/mitsumori serve --host $(HOST) --port $(PORT)
+	MITSUMORI_DEMO_PUBLISHER=1 $(BIN)/mitsumori serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(MODEL)
+test: $(STAMP) $(MODEL) $(RANKER) web browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -38,6 +59,7 @@ lint: $(STAMP)
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/accuracy.py
+	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) var $(MODEL)
+	rm -rf $(VENV) var $(MODEL) $(RANKER) $(WEB)/static/vendor $(WEB)/frontend/node_modules

@@ -39,10 +39,16 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys and organisations (admin bootstrap).", no_args_is_help=True)
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Machine data from MTConnect agents and MQTT.", no_args_is_help=True)
+ranker_app = typer.Typer(help="The default supplier ranker.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(demo_app, name="demo")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(ranker_app, name="ranker")
+
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 
 
 def _err(message: str) -> None:
@@ -66,12 +72,17 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Run the HTTP API (uvicorn). Settings come from MITSUMORI_* environment variables."""
+    import os
+
     import uvicorn
 
     from platform_api.db.engine import make_engine
     from platform_api.db.migrate import upgrade
     from platform_api.settings import Settings
 
+    # The MQTT subscriber is on by default when serving (off in tests and other commands);
+    # MITSUMORI_MQTT_URL="" turns it off. Set in the environment so every worker sees it.
+    os.environ.setdefault("MITSUMORI_MQTT_URL", DEFAULT_MQTT_URL)
     settings = Settings()
     if settings.run_migrations:  # once here, so the workers do not queue on the migration lock
         engine = make_engine(settings.effective_database_url)
@@ -233,6 +244,173 @@ def demo_seed(
 
     with _typed_errors():
         seed_demo(n_shops=shops, rows_per_shop=rows, seed=seed, if_empty=if_empty, echo=typer.echo)
+
+
+@contextmanager
+def _database() -> Iterator[tuple[object, object]]:
+    """Settings and a migrated ``Database`` from the environment (closed afterwards)."""
+    from platform_api.db.engine import make_engine
+    from platform_api.db.migrate import upgrade
+    from platform_api.db.session import Database
+    from platform_api.settings import Settings
+
+    settings = Settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        upgrade(engine)
+        yield settings, Database(engine)
+    finally:
+        engine.dispose()
+
+
+@ingest_app.command("mtconnect")
+def ingest_mtconnect(
+    agent: Annotated[str, typer.Option(help="Agent root URL, e.g. http://agent:5000")],
+    shop: Annotated[str, typer.Option(help="Shop id (org_...) the agent's machines belong to")],
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls")] = 2.0,
+    count: Annotated[int, typer.Option(min=1, help="Observations per /sample request")] = 1000,
+    fmt: Annotated[str, typer.Option("--format", help="xml, or json (cppagent 2.x)")] = "xml",
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Stop when a sample brings nothing new")
+    ] = False,
+    max_polls: Annotated[int | None, typer.Option(min=1, help="Stop after N polls")] = None,
+) -> None:
+    """Poll an MTConnect agent: devices become machines, state observations become events.
+
+    Resumes from the sequence stored for this agent and shop; handles agent restarts."""
+    import signal
+    import threading
+
+    from platform_api.ingest.mtconnect import MTConnectIngest, http_fetch
+
+    if fmt not in ("xml", "json"):
+        _err("error: invalid_request: --format must be xml or json")
+        raise typer.Exit(2)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    fetch, close = http_fetch()
+    try:
+        with _typed_errors(), _database() as (_settings, db):
+            run = MTConnectIngest(
+                db,
+                None,
+                agent_url=agent,
+                shop_id=shop,
+                fetch=fetch,
+                fmt=fmt,
+                count=count,  # type: ignore[arg-type]
+            )
+            machines = run.setup()
+            typer.echo(
+                f"{len(machines)} device(s): "
+                + ", ".join(f"{u} -> {m}" for u, m in machines.items())
+            )
+            try:
+                totals = run.run(
+                    interval=interval, max_polls=max_polls, until_idle=until_idle, stop=stop,
+                    echo=typer.echo,
+                )  # fmt: skip
+            except KeyboardInterrupt:
+                totals = run.totals
+    finally:
+        close()
+    typer.echo(
+        f"{totals.polls} poll(s): {totals.accepted} events stored, {totals.duplicates} duplicates, "
+        f"{totals.rejected} rejected, {totals.restarts} agent restart(s), {totals.lost} lost"
+    )
+
+
+@ingest_app.command("mqtt")
+def ingest_mqtt(
+    url: Annotated[
+        str | None, typer.Option(help="Broker URL (default MITSUMORI_MQTT_URL or local)")
+    ] = None,
+) -> None:
+    """Subscribe to {prefix}/{shop}/{machine}/state and store what arrives (until Ctrl-C)."""
+    import signal
+    import threading
+
+    from platform_api.ingest.mqtt import MqttIngest
+    from platform_api.metrics import Metrics
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with _database() as (settings, db):
+        sub = MqttIngest(
+            db,  # type: ignore[arg-type]
+            Metrics(),
+            url=url or settings.mqtt_url or DEFAULT_MQTT_URL,  # type: ignore[attr-defined]
+            prefix=settings.mqtt_prefix,  # type: ignore[attr-defined]
+            client_id=settings.mqtt_client_id,  # type: ignore[attr-defined]
+        )
+        sub.start()
+        typer.echo(f"subscribed to {sub.topic} on {sub.address.host}:{sub.address.port}")
+        try:
+            while not stop.wait(10):
+                typer.echo(f"messages: {dict(sub.stats)}")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sub.stop()
+
+
+@demo_app.command("publish")
+def demo_publish(
+    url: Annotated[str | None, typer.Option(help="Broker URL")] = None,
+    seconds: Annotated[float, typer.Option(min=0.1, help="Mean seconds between reports")] = 3.0,
+    rounds: Annotated[int | None, typer.Option(min=1, help="Stop after N rounds")] = None,
+) -> None:
+    """Publish live states of every demo machine over MQTT (what `make run` does in serve)."""
+    import time
+
+    from platform_api.ingest.publisher import DemoPublisher
+
+    with _database() as (settings, db):
+        pub = DemoPublisher(
+            db,  # type: ignore[arg-type]
+            url=url or settings.mqtt_url or DEFAULT_MQTT_URL,  # type: ignore[attr-defined]
+            prefix=settings.mqtt_prefix,  # type: ignore[attr-defined]
+            mean_seconds=seconds,
+        )
+        if rounds is not None:  # a fixed number of rounds in this thread, then exit
+            pub.connect()
+            pub.refresh()
+            time.sleep(1.0)  # let the connection come up (paho queues meanwhile)
+            for _ in range(rounds):
+                pub.publish_round()
+                time.sleep(seconds)
+            pub.stop()
+            typer.echo(f"{pub.published} reports published for {len(pub.machines)} machines")
+            return
+        pub.start()
+        try:
+            while True:
+                time.sleep(10)
+                typer.echo(f"{pub.published} reports published")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            pub.stop()
+
+
+@ranker_app.command("build")
+def ranker_build(
+    out: Annotated[str | None, typer.Option(help="Where to write it (default: settings)")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated market")] = 0,
+) -> None:
+    """Train the default supplier ranker on the seeded market simulator (about 5 s) and save it."""
+    from pathlib import Path
+
+    from platform_api.matches.ranker import build_ranker
+    from platform_api.settings import Settings
+
+    path = Path(out) if out else Settings().ranker_path
+    ranker = build_ranker(path, random_state=seed)
+    metrics = getattr(ranker, "metrics_", {}) or {}
+    typer.echo(
+        f"ranker {getattr(ranker, 'version_', '')} -> {path} "
+        f"(NDCG@5 held-out {metrics.get('ndcg5_test', float('nan')):.3f})"
+    )
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from platform_api.analyzer import Analyzer
 from platform_api.db.session import Database
@@ -12,7 +12,7 @@ from platform_api.settings import Settings
 from platform_api.shops.model_store import ModelStore
 
 if TYPE_CHECKING:
-    from platform_api.jobs.worker import JobWorker
+    from platform_api.matches.ranker import RankerStore
 
 
 @dataclass
@@ -24,4 +24,5 @@ class AppContext:
     analyzer: Analyzer
     models: ModelStore
     metrics: Metrics
-    workers: list[JobWorker] = field(default_factory=list)
+    workers: list[Any] = field(default_factory=list)  # threads with stop(): jobs, MQTT, demo
+    ranker: RankerStore | None = None

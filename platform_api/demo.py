@@ -264,6 +264,10 @@ def _seed(
         )
         keys.append(("buyer", name, org_id, key))
     _sample_quotes(ctx, buyer_id=keys[-2][2], shops=shops[:2], seed=seed)
+    from platform_api.machines.demo import seed_machine_data
+
+    echo("Machine histories, bookings and decided quotes for the matching demo ...")
+    seed_machine_data(ctx, shops=shops, buyer=keys[-1][2], seed=seed, echo=echo)
     echo("")
     echo("API keys (shown only this once; the database keeps only their hashes):")
     for kind, name, org_id, key in keys:

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from platform_api.context import AppContext
 from platform_api.security import Principal, authenticate, take_token
+from platform_api.web.session import SESSION_COOKIE, principal_from_cookie
 
 
 def get_context(request: Request) -> AppContext:
@@ -56,7 +57,11 @@ def get_principal(
     """
     header = request.headers.get("authorization")
     with ctx.db.session() as session:
-        principal = authenticate(session, header)
+        if header is None and SESSION_COOKIE in request.cookies:
+            # The web app: a signed session cookie, plus its CSRF token on unsafe methods.
+            principal = principal_from_cookie(session, request, ctx.settings)
+        else:
+            principal = authenticate(session, header)
         take_token(
             session,
             principal.key_id,

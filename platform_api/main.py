@@ -21,6 +21,8 @@ from platform_api.db.engine import make_engine
 from platform_api.db.migrate import upgrade
 from platform_api.db.session import Database
 from platform_api.errors import install_error_handlers
+from platform_api.ingest.lifespan import ROUTERS as MACHINE_DATA_ROUTERS
+from platform_api.ingest.lifespan import start_machine_services
 from platform_api.jobs.routes import router as jobs_router
 from platform_api.jobs.worker import JobWorker
 from platform_api.machines.routes import router as machines_router
@@ -36,6 +38,7 @@ from platform_api.shops.routes import router as shops_router
 from platform_api.system.body_limit import BodyLimitMiddleware
 from platform_api.system.middleware import RequestMetricsMiddleware
 from platform_api.system.routes import router as system_router
+from platform_api.web.routes import install_web
 
 log = logging.getLogger("mitsumori.api")
 
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             worker = JobWorker(ctx, HANDLERS)
             worker.start()
             ctx.workers.append(worker)
+        start_machine_services(ctx)  # ranker, MQTT subscriber, demo publisher
         app.state.ctx = ctx
         try:
             yield
@@ -118,6 +122,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(shops_router)
     app.include_router(jobs_router)
     app.include_router(machines_router)
+    for router in MACHINE_DATA_ROUTERS:  # capacity, profiles, matching, RFQs
+        app.include_router(router)
+    install_web(app)  # /app pages and assets, GET /v1/parts/{id}/mesh
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

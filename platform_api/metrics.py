@@ -51,3 +51,29 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.machine_events = Counter(
+            "mitsumori_machine_events_total",
+            "Machine events received, by source (rest, mqtt, mtconnect, shdr) and outcome "
+            "(accepted, duplicate, rejected).",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.mqtt_messages = Counter(
+            "mitsumori_mqtt_messages_total",
+            "MQTT messages on the machine state topics, by outcome (stored, rejected, error).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.mtconnect_polls = Counter(
+            "mitsumori_mtconnect_polls_total",
+            "MTConnect agent polls, by outcome (current, sample, agent_restarted, unreachable, "
+            "invalid).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.matches = Counter(
+            "mitsumori_matches_total",
+            "Match requests answered, by kind (match, batch, partners).",
+            ["kind"],
+            registry=self.registry,
+        )

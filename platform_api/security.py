@@ -88,6 +88,18 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
         raise Unauthorized("invalid or revoked API key")
     if row.revoked_at is not None:
         raise Unauthorized("invalid or revoked API key")
+    return _principal(session, row)
+
+
+def authenticate_key_id(session: Session, key_id: str) -> Principal:
+    """The principal of a key known by id (a browser session); ``Unauthorized`` if revoked."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("invalid or revoked API key: sign in again with a valid key")
+    return _principal(session, row)
+
+
+def _principal(session: Session, row: ApiKey) -> Principal:
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_EVERY:
         session.exec(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))

@@ -55,12 +55,45 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="A running job without heartbeat this long is orphaned."
     )
     job_max_attempts: int = Field(default=2, ge=1, description="Runs before an orphan job fails.")
+    mqtt_url: str | None = Field(
+        default=None,
+        description="MQTT broker to take machine states from (mqtt://host:1883); empty: no "
+        "subscriber. `mitsumori serve` defaults it to mqtt://127.0.0.1:1883.",
+    )
+    mqtt_prefix: str = Field(
+        default="mitsumori",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^/+#]+$",
+        description="Topics are {prefix}/{shop id}/{machine id}/state",
+    )
+    mqtt_client_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Fixed MQTT client id: a persistent session, so QoS 1 messages sent while "
+        "the subscriber is down are delivered when it is back; unset: a random id, clean session.",
+    )
+    demo_publisher: bool = Field(
+        default=False, description="Publish live demo machine states over MQTT (make run)."
+    )
+    demo_publish_seconds: float = Field(
+        default=3.0, gt=0, description="Mean seconds between a demo machine's reports."
+    )
+    ranker_path: Path = Field(
+        default=REPO_ROOT / "data" / "models" / "ranker.joblib",
+        description="The default supplier ranker; trained (about 5 s) and saved there if missing.",
+    )
     admin_bootstrap_key: SecretStr | None = Field(
         default=None,
         description="If set, an admin organisation with this API key exists after start "
         "(mk_... format, at least 32 characters).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the web app's session cookies (at least 32 characters); when unset, "
+        "a random one is made once and kept in {data_dir}/secret_key (mode 0600).",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -77,6 +110,13 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "MITSUMORI_ADMIN_BOOTSTRAP_KEY is a placeholder or shorter than 32 characters; "
                     "generate one with `mitsumori keys generate`"
+                )
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if value.lower() in _PLACEHOLDER_SECRETS or len(value) < 32:
+                raise ValueError(
+                    "MITSUMORI_SECRET_KEY is a placeholder or shorter than 32 characters; "
+                    "leave it unset (one is generated) or use `mitsumori keys generate`"
                 )
         return self
 

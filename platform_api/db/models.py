@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from platform_api.db.types import JSONType, UTCDateTime, utcnow
@@ -211,6 +211,169 @@ class Machine(SQLModel, table=True):
     mtconnect_device_uuid: str | None = Field(default=None, max_length=120)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    tolerance_mm: float | None = None  # tightest +- mm held; None: typical for the class
+    envelope_source: str = Field(default="declared", max_length=16)  # declared | probe | typical
+
+
+#: Integer primary keys that autoincrement on both databases (SQLite needs plain INTEGER).
+_BIGINT_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class MachineEventRow(SQLModel, table=True):
+    """One accepted machine event (``matching.events.MachineEvent``), stored exactly once.
+
+    ``(machine_id, event_id)`` and ``(machine_id, content_hash)`` are unique, so a re-sent batch
+    or the same observation arriving by two paths is inserted once (``ON CONFLICT DO NOTHING``).
+    """
+
+    __tablename__ = "machine_events"
+    __table_args__ = (
+        UniqueConstraint("machine_id", "event_id", name="uq_machine_events_event"),
+        UniqueConstraint("machine_id", "content_hash", name="uq_machine_events_content"),
+        Index("ix_machine_events_machine_time", "machine_id", "observed_at"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT_ID, primary_key=True, autoincrement=True)
+    )
+    machine_id: str = Field(foreign_key="machines.id", max_length=40)
+    event_id: str = Field(max_length=128)
+    source: str = Field(max_length=16)  # rest | mqtt | mtconnect | shdr
+    observed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    availability: str | None = Field(default=None, max_length=32)
+    execution: str | None = Field(default=None, max_length=32)
+    controller_mode: str | None = Field(default=None, max_length=32)
+    functional_mode: str | None = Field(default=None, max_length=32)
+    part_count: int | None = Field(default=None, sa_type=BigInteger)
+    program: str | None = Field(default=None, max_length=512)
+    content_hash: str = Field(max_length=32)
+    received_at: datetime = _ts()
+
+
+class MachineStatus(SQLModel, table=True):
+    """A machine's latest reported values (per field, with the report that set it), its derived
+    state, and the cached learned load (recomputed when events arrive or it ages)."""
+
+    __tablename__ = "machine_status"
+
+    machine_id: str = Field(primary_key=True, foreign_key="machines.id", max_length=40)
+    latest: dict[str, Any] = _json(dict)  # field -> {"value", "ts", "event_id"}
+    state: str = Field(default="offline", max_length=16)
+    last_event_at: datetime | None = _ts(nullable=True)
+    last_received_at: datetime | None = _ts(nullable=True)
+    event_count: int = Field(default=0, sa_type=BigInteger)
+    load: dict[str, Any] = _json(dict)  # {"utilisation": [168], "observed_hours": [168], ...}
+    load_computed_at: datetime | None = _ts(nullable=True)
+
+
+class MachineBooking(SQLModel, table=True):
+    """Work booked ahead on a machine: [start, end) or ``hours`` from ``start``."""
+
+    __tablename__ = "machine_bookings"
+    __table_args__ = (UniqueConstraint("machine_id", "job_ref", name="uq_machine_bookings_job"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    machine_id: str = Field(foreign_key="machines.id", index=True, max_length=40)
+    org_id: str = Field(foreign_key="organizations.id", index=True, max_length=40)
+    starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ends_at: datetime | None = _ts(nullable=True)
+    hours: float | None = None
+    job_ref: str = Field(max_length=120)
+    created_at: datetime = _ts()
+
+
+class MtconnectAgent(SQLModel, table=True):
+    """An MTConnect agent a shop's machines report through, and where its poller stands."""
+
+    __tablename__ = "mtconnect_agents"
+    __table_args__ = (UniqueConstraint("org_id", "base_url", name="uq_mtconnect_agents_url"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    org_id: str = Field(foreign_key="organizations.id", index=True, max_length=40)
+    base_url: str = Field(max_length=500)
+    instance_id: str | None = Field(default=None, max_length=64)
+    next_sequence: int | None = Field(default=None, sa_type=BigInteger)
+    polls: int = Field(default=0, sa_type=BigInteger)
+    events: int = Field(default=0, sa_type=BigInteger)
+    restarts: int = 0
+    lost: int = Field(default=0, sa_type=BigInteger)
+    last_poll_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ShopSettings(SQLModel, table=True):
+    """What a shop sets for matching: its working calendar and the materials it cuts."""
+
+    __tablename__ = "shop_settings"
+
+    org_id: str = Field(primary_key=True, foreign_key="organizations.id", max_length=40)
+    calendar: dict[str, Any] = _json(dict)  # {"shifts": [[[8, 12], ...] x7], "holidays", "tz"}
+    materials: list[str] = _json(list)  # material names or families; empty: the default set
+    base_lead_days: float | None = None  # days beyond machine time (queue, finishing, shipping)
+    updated_at: datetime = _ts()
+
+
+class ShopProfileCache(SQLModel, table=True):
+    """A shop's computed capability profile and the fingerprint of the rows it was built from."""
+
+    __tablename__ = "shop_profiles"
+
+    org_id: str = Field(primary_key=True, foreign_key="organizations.id", max_length=40)
+    profile: dict[str, Any] = _json(dict)  # matching.profiles.ShopProfile.to_dict()
+    fingerprint: str = Field(max_length=64)
+    reference_prices: dict[str, Any] = _json(dict)  # record key -> default model JPY/piece
+    computed_at: datetime = _ts()
+
+
+class Match(SQLModel, table=True):
+    """A buyer's match request and the ranked shops it was shown."""
+
+    __tablename__ = "matches"
+
+    id: str = Field(primary_key=True, max_length=40)
+    buyer_org_id: str = Field(foreign_key="organizations.id", index=True, max_length=40)
+    part_id: str = Field(foreign_key="parts.id", max_length=40)
+    request: dict[str, Any] = _json(dict)
+    rfq: dict[str, Any] = _json(dict)  # the core Rfq's fields (process, extents, hours, ...)
+    results: list[dict[str, Any]] = _json(list)
+    candidates: int = 0
+    filtered: dict[str, Any] = _json(dict)
+    ranker_version: str = Field(default="", max_length=120)
+    created_at: datetime = _ts(index=True)
+
+
+class RfqRow(SQLModel, table=True):
+    """A request for quotation a buyer sent to the shops it chose."""
+
+    __tablename__ = "rfqs"
+
+    id: str = Field(primary_key=True, max_length=40)
+    buyer_org_id: str = Field(foreign_key="organizations.id", index=True, max_length=40)
+    part_id: str = Field(foreign_key="parts.id", max_length=40)
+    match_id: str | None = Field(default=None, foreign_key="matches.id", max_length=40)
+    request: dict[str, Any] = _json(dict)
+    rfq: dict[str, Any] = _json(dict)
+    status: str = Field(default="open", max_length=16)
+    created_at: datetime = _ts()
+
+
+class RfqRecipient(SQLModel, table=True):
+    """A shop an RFQ was sent to, and its answer (a quote, or a decline with a reason)."""
+
+    __tablename__ = "rfq_recipients"
+    __table_args__ = (UniqueConstraint("rfq_id", "shop_org_id", name="uq_rfq_recipients_shop"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    rfq_id: str = Field(foreign_key="rfqs.id", index=True, max_length=40)
+    shop_org_id: str = Field(foreign_key="organizations.id", index=True, max_length=40)
+    status: str = Field(default="sent", max_length=16)  # sent | accepted | declined
+    quote_id: str | None = Field(default=None, foreign_key="quotes.id", max_length=40)
+    decline_reason: str | None = Field(default=None, max_length=32)
+    note: str | None = Field(default=None, max_length=2000)
+    responded_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
 
 
 metadata = SQLModel.metadata

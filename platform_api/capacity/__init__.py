@@ -1,0 +1,1 @@
+"""Capacity: machine timelines, learned load, working calendars, spare hours per day."""

@@ -1,0 +1,1 @@
+"""Shop capability profiles computed from quotes, outcomes, history and RFQ answers."""

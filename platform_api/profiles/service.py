@@ -1,0 +1,336 @@
+"""A shop's capability profile (``matching.profiles``) from what the platform stored about it.
+
+Records folded into the profile, one ``QuoteRecord`` each:
+
+- quotes priced for the shop (``quotes.shop_org_id``): process, size and tolerance from the
+  stored quote JSON (``physics.process``, ``features.bbox_mm``, ``tolerance.mm``), the quoted or
+  final unit price, status from the quote (quoted/sent = open; won, lost, no bid) and delivery
+  from its latest outcome; when the quote answered an RFQ, the RFQ's time and the answer's;
+- RFQs the shop declined: a no-bid at the time it answered;
+- its imported history rows: open quotes (the CSV carries no outcome) priced as it priced them.
+
+The price level compares each quoted unit price with the platform's default model on the same
+part and spec. Those reference prices (and the history rows' process, size and tolerance,
+read by quoting them) are computed once per record and kept with the cached profile, which is
+rebuilt only when the fingerprint of its source rows changes; so the profile follows every new
+quote, outcome and RFQ answer, and nothing the shop types can change its numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from matching.errors import InvalidQuoteRecord
+from matching.profiles import (
+    PROCESSES,
+    DeclaredMachine,
+    QuoteRecord,
+    ShopProfile,
+    build_profile,
+)
+from platform_api.db.models import Machine, Organization, Part
+from platform_api.db.types import utcnow
+from platform_api.errors import NotFound
+from platform_api.machines.service import MATCH_CLASS, typical_tolerance_mm
+from platform_api.orgs import repository as orgs_repository
+from platform_api.profiles import repository
+from platform_api.profiles.schemas import ProfilePublic
+from platform_api.security import Principal
+from platform_api.shops.model_store import ModelStore
+from quote.errors import MitsumoriError
+
+log = logging.getLogger("mitsumori.profiles")
+PROFILE_VERSION = "1"  # bump when the fold changes: every cached profile is rebuilt
+_STATUS = {"quoted": "open", "sent": "open", "won": "won", "lost": "lost", "no_bid": "no_bid"}
+
+
+def declared_machines(machines: list[Machine]) -> tuple[DeclaredMachine, ...]:
+    """The shop's matchable machines as the core declares them."""
+    out = []
+    for m in machines:
+        cls = MATCH_CLASS.get(m.machine_type)
+        if cls is None:
+            continue
+        out.append(
+            DeclaredMachine(
+                machine_id=m.id,
+                machine_class=cls,
+                envelope_mm=(m.envelope_x_mm, m.envelope_y_mm, m.envelope_z_mm),
+                tolerance_mm=m.tolerance_mm or typical_tolerance_mm(m.machine_type),
+                hourly_rate_jpy=m.hourly_rate_jpy,
+            )
+        )
+    return tuple(out)
+
+
+def _first(result: dict[str, Any], key: str) -> Any:
+    """A field of a quote's JSON, from its first item when the top level lacks it."""
+    if key in result:
+        return result[key]
+    items = result.get("items") or []
+    return items[0].get(key) if items else None
+
+
+def _shape(result: dict[str, Any]) -> tuple[str, tuple[float, float, float], float]:
+    """(process, bounding box mm, tolerance +- mm) of a quote's JSON."""
+    physics = _first(result, "physics") or {}
+    process = physics.get("process") if physics.get("process") in PROCESSES else "mill"
+    features = _first(result, "features") or {}
+    bbox = features.get("bbox_mm") or [1.0, 1.0, 1.0]
+    tol = (_first(result, "tolerance") or {}).get("mm") or 0.1
+    ext = tuple(max(float(v), 1e-3) for v in bbox)
+    return process, ext, float(tol)  # type: ignore[return-value]
+
+
+class _Reference:
+    """Quotes a part with the default model once per record (cached by record key)."""
+
+    def __init__(self, models: ModelStore | None, cached: dict[str, Any]) -> None:
+        self.models = models
+        self.cached = dict(cached)
+        self.model: Any = None
+        self.failed = models is None
+
+    def quote(self, key: str, part: Part, spec: dict[str, Any]) -> dict[str, Any] | None:
+        if key in self.cached:
+            return self.cached[key]
+        if self.failed:
+            return None
+        from quote.analysis import analysis_from_dict
+        from quote.engine import QuoteRequest, quote_analysis
+
+        try:
+            if self.model is None:
+                assert self.models is not None
+                self.model = self.models.default()
+            result = quote_analysis(
+                analysis_from_dict(part.analysis),
+                QuoteRequest(
+                    material=spec["material"],
+                    quantity=int(spec["quantity"]),
+                    tolerance=spec.get("tolerance"),
+                    finish=spec.get("finish"),
+                    quantities=(int(spec["quantity"]),),
+                ),
+                model=self.model,
+            )
+        except MitsumoriError as exc:
+            if exc.http_status == 503:  # no default model: no price level until there is one
+                self.failed = True
+                return None
+            self.cached[key] = {"error": exc.code}
+            return self.cached[key]
+        process, ext, tol = _shape(result)
+        ref = {"price": float(result["unit_price"]), "process": process, "ext": ext, "tol": tol}
+        self.cached[key] = ref
+        return ref
+
+
+def records_for(
+    session: Session, *, org_id: str, models: ModelStore | None, cached: dict[str, Any]
+) -> tuple[list[QuoteRecord], dict[str, Any], dict[str, int]]:
+    """The shop's quote records, the reference prices (cache) and counts by source."""
+    ref = _Reference(models, cached)
+    records: list[QuoteRecord] = []
+    answers = {a.quote_id: (a, r) for a, r in repository.answered_rfqs(session, org_id=org_id)}
+    quotes = repository.quotes_with_parts(session, org_id=org_id)
+    outcomes = repository.latest_outcomes(session, [q.id for q, _ in quotes])
+    counts = {"quotes": 0, "history_rows": 0, "rfq_declines": 0}
+    for q, part in quotes:
+        result = q.result
+        process, ext, tol = _shape(result)
+        out = outcomes.get(q.id)
+        status = _STATUS.get(q.status, "open")
+        unit = out.final_unit_price if out is not None and out.final_unit_price else q.unit_price
+        if (result.get("model") or {}).get("shop") is None:
+            default_price: float | None = q.unit_price  # priced by the default model itself
+        else:
+            spec = {"material": q.material, "quantity": q.quantity, **(q.inputs or {})}
+            spec["tolerance"] = (q.inputs or {}).get("tolerance")
+            r = ref.quote(f"q:{q.id}", part, spec)
+            default_price = r.get("price") if r else None
+        created, answered = q.created_at, None
+        link = answers.get(q.id)
+        if link is not None:
+            created, answered = link[1].created_at, link[0].responded_at
+        records.append(
+            _record(
+                f"q:{q.id}",
+                org_id,
+                q.material,
+                process,
+                ext,
+                tol,
+                str(result.get("finish") or "none"),
+                q.quantity,
+                unit if status != "no_bid" else None,
+                default_price,
+                created,
+                answered,
+                status,
+                out.delivered_on_time if out is not None and status == "won" else None,
+            )  # fmt: skip
+        )
+        counts["quotes"] += 1
+    for h, part in repository.history_with_parts(session, org_id=org_id):
+        spec = {"material": h.material, "quantity": h.quantity, "tolerance": h.tolerance,
+                "finish": h.finish}  # fmt: skip
+        r = ref.quote(f"h:{h.id}", part, spec)
+        if r is None or "error" in r:
+            continue  # without the default quote the row's process and size are unknown
+        records.append(
+            _record(
+                f"h:{h.id}",
+                org_id,
+                h.material,
+                r["process"],
+                tuple(r["ext"]),
+                r["tol"],
+                h.finish or "none",
+                h.quantity,
+                h.unit_price,
+                r["price"],
+                h.created_at,
+                None,
+                "open",
+                None,
+            )  # fmt: skip
+        )
+        counts["history_rows"] += 1
+    for a, rfq in answers.values():
+        if a.status != "declined":
+            continue
+        spec = rfq.rfq
+        records.append(
+            _record(
+                f"r:{a.id}",
+                org_id,
+                spec.get("material", "other"),
+                spec.get("process", "mill"),
+                tuple(spec.get("extents_mm") or (1.0, 1.0, 1.0)),
+                spec.get("tolerance_mm", 0.1),
+                spec.get("finish", "none"),
+                int(spec.get("quantity", 1)),
+                None,
+                spec.get("default_unit_price"),
+                rfq.created_at,
+                a.responded_at,
+                "no_bid",
+                None,
+            )  # fmt: skip
+        )
+        counts["rfq_declines"] += 1
+    return [r for r in records if r is not None], ref.cached, counts
+
+
+def _record(*args: Any) -> QuoteRecord | None:
+    try:
+        return QuoteRecord(*args)
+    except InvalidQuoteRecord as exc:  # a stored row the profile cannot use: skip, say why
+        log.warning("profile skips a record: %s", exc.message)
+        return None
+
+
+def profile_to_dict(p: ShopProfile) -> dict[str, Any]:
+    d = p.to_dict()
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def profile_from_dict(d: dict[str, Any]) -> ShopProfile:
+    """A cached profile back as the core's ``ShopProfile`` (for the ranking index)."""
+
+    def tup(v: Any) -> Any:
+        return None if v is None else tuple(v)
+
+    return ShopProfile(
+        **{
+            **d,
+            "experience": {k: (int(v[0]), int(v[1])) for k, v in d["experience"].items()},
+            "similar": {k: (int(v[0]), int(v[1])) for k, v in d["similar"].items()},
+            "envelope_mm": tup(d.get("envelope_mm")),
+            "quantity_range": tup(d.get("quantity_range")),
+            "certifications": tuple(d.get("certifications") or ()),
+            "declared_envelope_mm": tup(d.get("declared_envelope_mm")),
+            "machines": tuple(
+                DeclaredMachine(**{**m, "envelope_mm": tuple(m["envelope_mm"])})
+                for m in d.get("machines") or ()
+            ),
+        }
+    )
+
+
+def ensure_profile(
+    session: Session,
+    *,
+    org: Organization,
+    models: ModelStore | None,
+    now: datetime | None = None,
+) -> tuple[ShopProfile, dict[str, Any]]:
+    """The shop's profile, rebuilt if any row it reads changed; (profile, meta)."""
+    from platform_api.machines import repository as machines_repository
+
+    certs = sorted(org.certifications or [])
+    version = _default_version(models)
+    fp = repository.fingerprint(
+        session, org_id=org.id, extra=f"{PROFILE_VERSION}|{version}|{'/'.join(certs)}"
+    )
+    cache = repository.get_cache(session, org_id=org.id)
+    if cache is not None and cache.fingerprint == fp:
+        meta = dict(cache.profile.get("_meta", {}))
+        body = {k: v for k, v in cache.profile.items() if k != "_meta"}
+        return profile_from_dict(body), meta
+    # reference prices of another default model version are worth nothing: start over
+    same = cache is not None and cache.reference_prices.get("_model") == version
+    records, refs, counts = records_for(
+        session, org_id=org.id, models=models, cached=cache.reference_prices if same else {}
+    )
+    refs["_model"] = version
+    machines = declared_machines(machines_repository.all_of_shop(session, org_id=org.id))
+    profile = build_profile(org.id, records, machines=machines, certifications=certs)
+    now = now or utcnow()
+    meta = {"computed_at": now.isoformat(), "sources": counts}
+    repository.save_cache(
+        session,
+        org_id=org.id,
+        profile={**profile_to_dict(profile), "_meta": meta},
+        fingerprint=fp,
+        reference_prices=refs,
+        computed_at=now,
+    )
+    return profile, meta
+
+
+def _default_version(models: ModelStore | None) -> str:
+    """Version of the default model the reference prices come from ("" if none loads)."""
+    if models is None:
+        return ""
+    try:
+        return str(getattr(models.default(), "version", ""))
+    except MitsumoriError:
+        return ""
+
+
+def get_profile(
+    *, session: Session, principal: Principal, shop_id: str, models: ModelStore | None
+) -> ProfilePublic:
+    """A shop's profile: a shop sees its own; buyers and admins see any shop's."""
+    principal.require("shop", "buyer", "admin")
+    if principal.role == "shop" and shop_id != principal.org_id:
+        raise NotFound(f"no shop {shop_id} of yours", detail={"shop_id": shop_id})
+    org = orgs_repository.get_org_of_kind(session, shop_id, "shop")
+    if org is None:
+        raise NotFound(f"no shop {shop_id}", detail={"shop_id": shop_id})
+    profile, meta = ensure_profile(session, org=org, models=models)
+    d = profile_to_dict(profile)
+    d.pop("shop")
+    return ProfilePublic(
+        shop_id=org.id,
+        name=org.name,
+        computed_at=datetime.fromisoformat(meta["computed_at"]),
+        sources=meta.get("sources", {}),
+        **d,
+    )
