@@ -112,7 +112,9 @@ def _quote_item(
     )
     specs = [replace(base, quantity=q) for q in breaks]
     physics = [estimate(feats, s, catalog) for s in specs]
-    preds = model.predict([(feats, s, p) for s, p in zip(specs, physics, strict=True)])
+    # The engine's catalog, not a fresh lookup of the default one per call (the spec was
+    # resolved against it, so it holds every material and finish the rows name).
+    preds = model.predict([(feats, s, p) for s, p in zip(specs, physics, strict=True)], catalog)
     i = breaks.index(quantity)
     spec, phys, pred = specs[i], physics[i], preds[i]
 

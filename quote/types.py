@@ -17,8 +17,39 @@ Vec3 = tuple[float, float, float]
 
 def as_jsonable(obj: Any) -> Any:
     """Dataclasses, tuples and numpy scalars to plain JSON types (floats rounded to 6 digits)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: as_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    # A quote holds ~600 values: dispatch on the exact type first (plain floats, strings,
+    # dicts and lists are nearly all of them), the general checks below catch the rest.
+    kind = type(obj)
+    if kind is float:
+        return round(obj, 6)
+    if kind is str or kind is int or kind is bool or obj is None:
+        return obj
+    if kind is dict:
+        return {str(k): as_jsonable(v) for k, v in obj.items()}
+    if kind is list or kind is tuple:
+        return [as_jsonable(v) for v in obj]
+    names = _dataclass_fields(kind)
+    if names is not None:
+        return {name: as_jsonable(getattr(obj, name)) for name in names}
+    return _as_jsonable_other(obj)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _dataclass_fields(kind: type) -> tuple[str, ...] | None:
+    """Field names of a dataclass type (cached), None for other types."""
+    try:
+        return _FIELD_NAMES[kind]
+    except KeyError:
+        names = None
+        if dataclasses.is_dataclass(kind):
+            names = tuple(f.name for f in dataclasses.fields(kind))
+        _FIELD_NAMES[kind] = names
+        return names
+
+
+def _as_jsonable_other(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): as_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

@@ -16,9 +16,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import trimesh
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from quote.geometry.meshdata import connected_labels
 from quote.geometry.repair import signed_volume
 
 FloatArray = np.ndarray
@@ -104,10 +103,9 @@ def shell_labels(vertices: FloatArray, faces: IntArray, *, manifold_only: bool =
     if manifold_only:
         mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
         return trimesh.graph.connected_component_labels(mesh.face_adjacency, len(faces))
-    n = len(vertices)
-    pairs = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), (n, n))
-    _, labels = connected_components(graph, directed=False)
+    a = np.concatenate((faces[:, 0], faces[:, 1]))
+    b = np.concatenate((faces[:, 1], faces[:, 2]))
+    _, labels = connected_labels(len(vertices), a, b)
     return labels[faces[:, 0]]
 
 

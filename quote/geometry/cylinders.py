@@ -16,11 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from quote.geometry.brep import CylinderFaces
-from quote.geometry.meshdata import MeshData, cross
+from quote.geometry.meshdata import (
+    MeshData,
+    canonical_axes,
+    connected_labels,
+    cross,
+    row_norm,
+    sorted_unique,
+)
 
 FloatArray = np.ndarray
 
@@ -99,14 +104,6 @@ class Cylinders:
         return cls(np.zeros((0, 3)), np.zeros((0, 3)), z, z, z, z, np.zeros(0, bool), z)
 
 
-def canonical_axes(axes: FloatArray) -> FloatArray:
-    """Flip each (n, 3) unit vector so its largest component is positive."""
-    axes = np.asarray(axes, dtype=np.float64).reshape(-1, 3)
-    big = np.argmax(np.abs(axes), axis=1)
-    sign = np.where(axes[np.arange(len(axes)), big] < 0, -1.0, 1.0)
-    return axes * sign[:, None]
-
-
 def from_brep(faces: CylinderFaces, *, tol: float = 1e-3) -> Cylinders:
     """Merge B-rep cylinder faces on one axis line, one radius and touching ranges (tol mm)."""
     n = len(faces.radius)
@@ -120,8 +117,7 @@ def from_brep(faces: CylinderFaces, *, tol: float = 1e-3) -> Cylinders:
             faces.concave,
         )
     ).astype(np.int64)
-    _, group = np.unique(key, axis=0, return_inverse=True)
-    group = group.ravel()
+    group = _row_groups(key)
     # Sort by group then start; a new feature starts where the range does not touch the last.
     order = np.lexsort((faces.t0, group))
     g, t0, t1 = group[order], faces.t0[order], faces.t1[order]
@@ -157,6 +153,19 @@ def from_brep(faces: CylinderFaces, *, tol: float = 1e-3) -> Cylinders:
     )
 
 
+def _row_groups(key: np.ndarray) -> np.ndarray:
+    """(n,) group of each row of an (n, m) int array, groups numbered in lexicographic row
+    order (as ``np.unique(key, axis=0, return_inverse=True)`` numbers them, for less)."""
+    order = np.lexsort(key.T[::-1])
+    ordered = key[order]
+    new = np.ones(len(key), dtype=np.int64)
+    new[0] = 0
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    group = np.empty(len(key), dtype=np.int64)
+    group[order] = np.cumsum(new)
+    return group
+
+
 def merge_coaxial(cyl: Cylinders, *, tol: float) -> Cylinders:
     """Merge mesh patches on one axis line with one radius and touching ranges (tol mm).
 
@@ -181,21 +190,31 @@ def _orthonormal(axes: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Unit vectors u, v completing each (n, 3) unit axis to a right-handed frame."""
     helper = np.where(np.abs(axes[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
     u = cross(axes, helper)
-    u /= np.linalg.norm(u, axis=1)[:, None]
+    u /= row_norm(u)[:, None]
     return u, cross(axes, u)
+
+
+def _curved_edges(md: MeshData) -> tuple[np.ndarray, FloatArray]:
+    """Triangle pairs meeting at a smoothly curved edge, (m, 2), and the unit ``n1 x n2`` of
+    each (the axis the surface bends around), (m, 3); computed once per mesh."""
+    found = md.cache.get("curved_edges")
+    if found is None:
+        ang = md.adjacency_angles
+        pairs = md.adjacency[(ang > _MIN_CURVED_ANGLE) & (ang < _MAX_CURVED_ANGLE)]
+        c = cross(md.normals[pairs[:, 0]], md.normals[pairs[:, 1]])
+        c /= row_norm(c)[:, None]
+        found = md.cache["curved_edges"] = (pairs, c)
+    return found
 
 
 def candidate_axes(md: MeshData, base_axes: FloatArray) -> FloatArray:
     """The box axes plus dominant cylinder axes found from curved mesh edges, (A, 3)."""
     base = canonical_axes(base_axes)
-    ang = md.adjacency_angles
-    smooth = (ang > _MIN_CURVED_ANGLE) & (ang < _MAX_CURVED_ANGLE)
-    if not smooth.any():
+    _, c = _curved_edges(md)
+    if len(c) == 0:
         return base
-    pairs = md.adjacency[smooth]
-    c = cross(md.normals[pairs[:, 0]], md.normals[pairs[:, 1]])
-    c = canonical_axes(c / np.linalg.norm(c, axis=1)[:, None])
-    c = c[(np.abs(c @ base.T) <= _AXIS_COS).all(axis=1)]
+    c = canonical_axes(c)
+    c = c[_all_columns(np.abs(c @ base.T) <= _AXIS_COS)]
     if len(c) < _MIN_AXIS_SUPPORT:
         return base
     # Densest ~3 degree cells first; each accepted axis absorbs the edges within 6 degrees.
@@ -244,12 +263,10 @@ def from_mesh(md: MeshData, axes: FloatArray) -> tuple[Cylinders, np.ndarray]:
     axes = canonical_axes(axes)
     na = len(axes)
     ang = md.adjacency_angles
-    cp = md.adjacency[(ang > _MIN_CURVED_ANGLE) & (ang < _MAX_CURVED_ANGLE)]
+    cp, c = _curved_edges(md)
     if len(cp) == 0 or na == 0:
         return Cylinders.empty(), face_label
     n0, n1 = md.normals[cp[:, 0]], md.normals[cp[:, 1]]
-    c = cross(n0, n1)
-    c /= np.linalg.norm(c, axis=1)[:, None]
     dots = np.abs(c @ axes.T)
     ax = np.argmax(dots, axis=1)
     a = axes[ax]
@@ -261,9 +278,9 @@ def from_mesh(md: MeshData, axes: FloatArray) -> tuple[Cylinders, np.ndarray]:
     # cylinder are alike, a wall tangent to a fillet is much wider than the fillet's facets.
     # A narrow facet may still join a neighbour already on a cylinder (exporters often end a
     # fillet with a sliver facet), but a wide one never joins a narrow one.
-    tri = md.vertices[md.faces[cp]]  # (m, 2, 3, 3)
-    w0 = np.ptp(np.einsum("mkj,mj->mk", tri[:, 0], cross(a, n0)), axis=1)
-    w1 = np.ptp(np.einsum("mkj,mj->mk", tri[:, 1], cross(a, n1)), axis=1)
+    tri = md.triangles[cp]  # (m, 2, 3, 3)
+    w0 = _spread(np.einsum("mkj,mj->mk", tri[:, 0], cross(a, n0)))
+    w1 = _spread(np.einsum("mkj,mj->mk", tri[:, 1], cross(a, n1)))
     similar = np.maximum(w0, w1) <= _WIDTH_RATIO * np.maximum(np.minimum(w0, w1), 1e-12)
     established = np.zeros(nf, dtype=bool)
     established[cp[ok & similar].ravel()] = True
@@ -282,26 +299,29 @@ def from_mesh(md: MeshData, axes: FloatArray) -> tuple[Cylinders, np.ndarray]:
     in_cyl[cp.ravel()] = True
     fp = flat_all[in_cyl[flat_all[:, 0]] | in_cyl[flat_all[:, 1]]]
     curved_a, curved_b = cp[:, 0] * na + ax, cp[:, 1] * na + ax
-    base = np.unique(np.concatenate((curved_a, curved_b)))
-    axis_ids = np.tile(np.arange(na), len(fp))
-    flat_a = np.repeat(fp[:, 0], na) * na + axis_ids
-    flat_b = np.repeat(fp[:, 1], na) * na + axis_ids
-    on_a = base[np.searchsorted(base, flat_a).clip(max=len(base) - 1)] == flat_a
-    on_b = base[np.searchsorted(base, flat_b).clip(max=len(base) - 1)] == flat_b
-    joined = on_a | on_b
-    node_a = np.concatenate((curved_a, flat_a[joined]))
-    node_b = np.concatenate((curved_b, flat_b[joined]))
-    nodes, inverse = np.unique(np.concatenate((node_a, node_b)), return_inverse=True)
-    ia, ib = np.split(inverse.ravel(), 2)
-    graph = coo_matrix((np.ones(len(ia)), (ia, ib)), shape=(len(nodes), len(nodes)))
-    _, comp = connected_components(graph, directed=False)
+    # Node (face f, axis k) is f * na + k; a (faces x axes) table marks the curved ones.
+    on_curve = np.zeros(nf * na, dtype=bool)
+    on_curve[curved_a] = True
+    on_curve[curved_b] = True
+    on_curve = on_curve.reshape(nf, na)
+    pair, k = np.nonzero(on_curve[fp[:, 0]] | on_curve[fp[:, 1]])
+    node_a = np.concatenate((curved_a, fp[pair, 0] * na + k))
+    node_b = np.concatenate((curved_b, fp[pair, 1] * na + k))
+    used = np.zeros(nf * na, dtype=bool)
+    used[node_a] = True
+    used[node_b] = True
+    nodes = np.flatnonzero(used)
+    index_of = np.empty(nf * na, dtype=np.int64)
+    index_of[nodes] = np.arange(len(nodes))
+    ia, ib = index_of[node_a], index_of[node_b]
+    _, comp = connected_labels(len(nodes), ia, ib)
     sizes = np.bincount(comp)
     big = sizes[comp] >= 2
     nodes, comp = nodes[big], comp[big]
     if len(nodes) == 0:
         return Cylinders.empty(), face_label
-    _, comp = np.unique(comp, return_inverse=True)
-    comp = comp.ravel()
+    # Renumber the surviving patches 0..K-1 in their order.
+    comp = (np.cumsum(sizes >= 2) - 1)[comp]
     faces_idx = nodes // na
     comp_axis_id = np.zeros(int(comp.max()) + 1, dtype=np.int64)
     comp_axis_id[comp] = nodes % na
@@ -312,6 +332,21 @@ def from_mesh(md: MeshData, axes: FloatArray) -> tuple[Cylinders, np.ndarray]:
     kept = labels >= 0
     face_label[faces_idx[kept]] = labels[kept]
     return cyl, face_label
+
+
+def _all_columns(mask: np.ndarray) -> np.ndarray:
+    """(m,) rows of an (m, k) bool array that are all True (``mask.all(axis=1)`` for small k,
+    column by column: reductions along a short axis are slow in numpy)."""
+    out = mask[:, 0].copy()
+    for j in range(1, mask.shape[1]):
+        out &= mask[:, j]
+    return out
+
+
+def _spread(p: FloatArray) -> FloatArray:
+    """(m,) max - min of each row of an (m, 3) array (``np.ptp(p, axis=1)``, column-wise)."""
+    a, b, c = p[:, 0], p[:, 1], p[:, 2]
+    return np.maximum(np.maximum(a, b), c) - np.minimum(np.minimum(a, b), c)
 
 
 def _fit_patches(
@@ -326,7 +361,7 @@ def _fit_patches(
     u, v = _orthonormal(comp_axes)
     # Distinct (patch, vertex) pairs: shared vertices counted once per patch.
     nv = len(md.vertices)
-    pv = np.unique(np.repeat(comp, 3) * nv + md.faces[faces_idx].ravel())
+    pv = sorted_unique(np.repeat(comp, 3) * nv + md.faces[faces_idx].ravel())
     lab, verts = pv // nv, md.vertices[pv % nv]
     x = np.einsum("ij,ij->i", verts, u[lab])
     y = np.einsum("ij,ij->i", verts, v[lab])

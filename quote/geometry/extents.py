@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
+from quote.geometry.meshdata import canonical_axes, sorted_unique
+
 FloatArray = np.ndarray
 
 _AXIS_ALIGNED_PREFERENCE = 0.995
@@ -98,7 +100,7 @@ def outer_points(vertices: FloatArray) -> FloatArray:
     if len(vertices) < 64:
         return vertices
     proj = vertices @ _PREFILTER_DIRS.T
-    extreme = np.unique(np.concatenate((proj.argmin(axis=0), proj.argmax(axis=0))))
+    extreme = sorted_unique(np.concatenate((proj.argmin(axis=0), proj.argmax(axis=0))))
     try:
         inner = ConvexHull(vertices[extreme])
     except (QhullError, ValueError):
@@ -144,9 +146,7 @@ def oriented_frame(vertices: FloatArray, normals: FloatArray, areas: FloatArray)
 def _dominant_directions(normals: FloatArray, areas: FloatArray) -> FloatArray | None:
     """Dominant face-normal directions (one hemisphere), largest area first; None when they
     are all file axes (the axis-aligned box is then the minimum one)."""
-    big = np.argmax(np.abs(normals), axis=1)
-    sign = np.where(normals[np.arange(len(normals)), big] < 0, -1.0, 1.0)
-    folded = normals * sign[:, None]
+    folded = canonical_axes(normals)
     q = np.round(folded * 100.0).astype(np.int64) + 100
     keys = (q[:, 0] * 201 + q[:, 1]) * 201 + q[:, 2]
     uniq, inverse = np.unique(keys, return_inverse=True)

@@ -16,11 +16,9 @@ exporter into separate coplanar patches counts once per patch.
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from quote.geometry.brep import FACE_TYPES
-from quote.geometry.meshdata import MeshData
+from quote.geometry.meshdata import MeshData, connected_labels, row_norm
 
 _COPLANAR = 1e-3  # radians
 _SMOOTH = np.radians(40.0)
@@ -45,14 +43,15 @@ def mesh_face_counts(md: MeshData, cylinder_label: np.ndarray) -> dict[str, int]
     flat = ang < _COPLANAR
     smooth = ~flat & (ang < _SMOOTH)
     # Coplanar regions first: a facet of a tessellated curve is a region of 1-2 triangles.
-    n_reg, region = _components(nf, adj[flat])
+    flat_pairs = adj[flat]
+    n_reg, region = connected_labels(nf, flat_pairs[:, 0], flat_pairs[:, 1])
     # A triangle is curved when it is on a fitted cylinder, bends smoothly on two sides, or
     # bends smoothly to a neighbour of similar size across the shared edge (the next facet of
     # the same surface; a wall tangent to a fillet is far wider than the fillet's facets).
     sp = adj[smooth]
     bends = np.bincount(sp.ravel(), minlength=nf)
     edge = md.vertices[md.adjacency_edges[smooth]]
-    length = np.maximum(np.linalg.norm(edge[:, 1] - edge[:, 0], axis=1), 1e-12)
+    length = np.maximum(row_norm(edge[:, 1] - edge[:, 0]), 1e-12)
     w0, w1 = 2.0 * md.areas[sp[:, 0]] / length, 2.0 * md.areas[sp[:, 1]] / length
     similar = np.maximum(w0, w1) <= _WIDTH_RATIO * np.maximum(np.minimum(w0, w1), 1e-12)
     tri_curved = (cylinder_label >= 0) | (bends >= 2)
@@ -61,7 +60,8 @@ def mesh_face_counts(md: MeshData, cylinder_label: np.ndarray) -> dict[str, int]
     curved = reg_curved[region]
     counts["plane"] = int((~reg_curved).sum())
     join = (flat | smooth) & curved[adj[:, 0]] & curved[adj[:, 1]]
-    n, comp = _components(nf, adj[join])
+    joined = adj[join]
+    n, comp = connected_labels(nf, joined[:, 0], joined[:, 1])
     is_curved = np.zeros(n, dtype=bool)
     is_curved[comp[curved]] = True
     cyl_area = np.bincount(comp, md.areas * (cylinder_label >= 0), n)
@@ -70,9 +70,3 @@ def mesh_face_counts(md: MeshData, cylinder_label: np.ndarray) -> dict[str, int]
     counts["cylinder"] = int(cyl.sum())
     counts["other"] = int((is_curved & ~cyl).sum())
     return counts
-
-
-def _components(n: int, edges: np.ndarray) -> tuple[int, np.ndarray]:
-    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
-    k, labels = connected_components(graph, directed=False)
-    return int(k), labels

@@ -7,11 +7,13 @@ STEP bodies bring their exact B-rep (``body.shape``): holes, fillet radii and fa
 from it; everything else is measured on the tessellation for every format, so a part gives the
 same answers from STEP and from STL.
 
-Cost (measured, see bench/feature_timings.py): 6-20 ms for meshes of 1-5k triangles, about
-3.5 us per triangle above that (a third of it building embree's ray-casting structure), and
-0.1-0.5 x the STEP reader's time for STEP parts. Ray counts are bounded: one surface sample per
-triangle (400-2000), five access rays and one wall ray per sample, ~2000 rays per pocket height
-map, eight per hole. Sampling is seeded: the same part always gives the same features.
+Cost (measured, see bench/feature_timings.py): 4-7 ms for meshes of 0.5-1.5k triangles,
+10-17 ms at 1.5-3.5k, and 0.1-0.5 x the STEP reader's time for STEP parts. At these sizes it is
+mostly numpy's per-call overhead, spread over the stages (0.3-1.5 ms each), plus ~0.5 us per
+triangle to build embree's ray-casting structure and ~0.2 us per ray. Ray counts are bounded:
+one surface sample per triangle (400-2000), up to five access rays (those that can meet the
+part at all) and one wall ray per sample, ~2000 rays per pocket height map, eight per hole.
+Sampling is seeded: the same part always gives the same features.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import numpy as np
 
 from quote.geometry.cylinders import Cylinders
 from quote.geometry.extents import Frame
-from quote.geometry.meshdata import MeshData, cross
+from quote.geometry.meshdata import MeshData, cross, row_norm
 from quote.types import Hole
 
 DrillMatcher = Callable[[float], tuple[str | None, str | None]]
@@ -39,7 +39,7 @@ def open_ends(cyl: Cylinders, md: MeshData) -> tuple[np.ndarray, np.ndarray]:
     axis = cyl.axis
     helper = np.where(np.abs(axis[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
     u = cross(axis, helper)
-    u /= np.linalg.norm(u, axis=1)[:, None]
+    u /= row_norm(u)[:, None]
     v = cross(axis, u)
     mid_t = (cyl.t0 + cyl.t1) / 2.0
     mid = cyl.point(mid_t)

@@ -83,8 +83,8 @@ class LoadedPart:
     warnings : what was noticed or repaired (codes "mesh_repaired", "suspect_units",
         "multi_body", "ignored_geometry", "units_ignored", "tessellation_gaps",
         "nonmanifold_edges").
-    parse_seconds : time of the bare parse (``trimesh.load``; STEP ``ReadFile`` +
-        ``TransferRoots``), s.
+    parse_seconds : time of the bare parse (``trimesh.load``, or for binary STL trimesh's
+        parser and the same vertex merge; STEP ``ReadFile`` + ``TransferRoots``), s.
     """
 
     path: Path

@@ -27,6 +27,9 @@ _GRAZE_COS = 0.1
 # Share of the reachable area a set of directions may leave uncovered (sampling noise).
 _COVER_SLACK = 0.001
 _PARALLEL_COS = np.cos(np.radians(2.0))
+# Rays passing this share of the part's diagonal outside its box miss it for sure (embree's
+# float32 rounding is ~1e-7 of the diagonal; samples sit 1e-4 of it off their face).
+_ESCAPE_MARGIN = 1e-5
 # The 64 sets of directions as bit masks (bit k = direction k of DIRECTION_LABELS): their
 # size, whether two sets share a direction, and their rank in preference order (smaller sets,
 # then sets of preferred directions).
@@ -80,11 +83,13 @@ def find_access(
     dirs = frame.directions()
     cos = normals @ dirs.T  # (n, 6)
     cand = cos > _FACING_TOL
-    si, di = np.nonzero(cand)
     eps = 1e-4 * md.scale
-    hit = _blocked(md, points[si] + normals[si] * eps, dirs[di], eps)
-    reach = np.zeros_like(cand)
-    reach[si[~hit], di[~hit]] = True
+    origins = points + normals * eps
+    # Only rays that may meet the part are cast; the others reach by construction.
+    si, di = np.nonzero(cand & _may_meet(frame, origins, _ESCAPE_MARGIN * md.scale))
+    hit = _blocked(md, origins[si], dirs[di], eps)
+    reach = cand.copy()
+    reach[si[hit], di[hit]] = False
     bits = reach @ (1 << np.arange(6))
     unreachable = float(weights[bits == 0].sum())
     reachable = float(weights.sum()) - unreachable
@@ -112,6 +117,31 @@ def find_access(
     )
 
 
+def _may_meet(frame: Frame, origins: np.ndarray, margin: float) -> np.ndarray:
+    """(n, 6) bool: False where the ray from a sample along a box direction (+X, -X, ... -Z
+    of the frame) certainly misses the part, so need not be cast.
+
+    A ray along a frame axis that starts outside the part's frame box across its direction,
+    or already past the box along it, never enters the box: a sample on the top face of a
+    plate looking up or sideways, on an outer wall looking out or along it. The margin (far
+    above embree's float32 rounding) keeps rays that graze the box on the safe side: they are
+    cast.
+    """
+    local = origins @ frame.rotation.T  # (n, 3) frame coordinates, mm
+    box = frame.outer_points @ frame.rotation.T
+    lo, hi = box.min(axis=0) - margin, box.max(axis=0) + margin
+    below, above = local < lo, local > hi
+    inside = ~(below | above)
+    meets = np.empty((len(origins), 6), dtype=bool)
+    for j in range(3):
+        # Across the ray's direction the coordinate is fixed: it must lie within the box.
+        across = inside[:, (j + 1) % 3] & inside[:, (j + 2) % 3]
+        # Along it the coordinate grows: the ray must not start past the far side.
+        meets[:, 2 * j] = across & ~above[:, j]
+        meets[:, 2 * j + 1] = across & ~below[:, j]
+    return meets
+
+
 def _blocked(md: MeshData, origins: np.ndarray, directions: np.ndarray, step: float) -> np.ndarray:
     """(n,) bool: does each ray meet material that stops a tool coming along it?
 
@@ -123,10 +153,13 @@ def _blocked(md: MeshData, origins: np.ndarray, directions: np.ndarray, step: fl
     blocked = np.zeros(len(origins), dtype=bool)
     live = np.arange(len(origins))
     o = origins.copy()
-    for _ in range(4):
+    for step_no in range(4):
         if len(live) == 0:
             break
-        tri, dist = md.first_hit(o[live], directions[live])
+        # Every ray is live in the first pass: cast them without gathering copies.
+        tri, dist = md.first_hit(
+            o if step_no == 0 else o[live], directions if step_no == 0 else directions[live]
+        )
         hit = tri >= 0
         facing = np.zeros(len(live))
         facing[hit] = np.einsum("ij,ij->i", md.normals[tri[hit]], directions[live[hit]])
@@ -141,15 +174,17 @@ def _blocked(md: MeshData, origins: np.ndarray, directions: np.ndarray, step: fl
 
 def _hole_requirements(holes: tuple[Hole, ...], dirs: np.ndarray) -> list[int]:
     """One bit mask per hole along a frame axis: the directions it can be drilled from."""
+    if not holes:
+        return []
+    axes = np.array([h.axis for h in holes], dtype=np.float64)
+    entry = dirs @ -axes.T > _PARALLEL_COS  # (6, k): tool comes from the side opposite to drilling
     need = []
-    for h in holes:
-        a = np.asarray(h.axis)
-        entry = dirs @ -a > _PARALLEL_COS  # tool comes from the side opposite to drilling
-        if not entry.any():
-            continue  # an angled hole: needs an indexed setup, not one of the six
-        mask = int(np.flatnonzero(entry)[0])
-        bits = 1 << mask
-        if h.through:
-            bits |= 1 << (mask ^ 1)  # +X <-> -X etc.: a through hole can be drilled from either end
+    for k in np.flatnonzero(entry.any(axis=0)).tolist():  # angled holes need an indexed setup
+        first = int(np.argmax(entry[:, k]))
+        bits = 1 << first
+        if holes[k].through:
+            bits |= 1 << (
+                first ^ 1
+            )  # +X <-> -X etc.: a through hole can be drilled from either end
         need.append(bits)
     return need

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quote.geometry.cylinders import Cylinders, canonical_axes
+from quote.geometry.cylinders import Cylinders
 from quote.geometry.extents import Frame
-from quote.geometry.meshdata import MeshData
+from quote.geometry.meshdata import MeshData, canonical_axes
 from quote.types import Hole
 
 LATHE_SHARE = 0.95
@@ -133,6 +133,15 @@ def _coaxial(hole: Hole, t: Turning) -> bool:
 _ANGLES = np.linspace(0.0, 2.0 * np.pi, 128, endpoint=False)
 _E = np.stack((np.cos(_ANGLES), np.sin(_ANGLES)))  # (2, 128)
 _SUPPORT_POINTS = 2048
+# Least squares of h(theta) = c.e(theta) + R: the columns for (cx, cy, R).
+_CIRCLE_FIT = np.column_stack((_E.T, np.ones(len(_ANGLES))))
+
+
+def _cross3(a: np.ndarray, b: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+    """Cross product of two 3-vectors (``np.cross`` costs ~20 us of checks per call)."""
+    a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
+    b0, b1, b2 = float(b[0]), float(b[1]), float(b[2])
+    return np.array((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0))
 
 
 def _outline(pts: np.ndarray, axis: np.ndarray, center: np.ndarray | None) -> _Outline | None:
@@ -143,23 +152,25 @@ def _outline(pts: np.ndarray, axis: np.ndarray, center: np.ndarray | None) -> _O
     h(theta) + h(theta + pi) are all equal only for a round outline (min / max width is
     cos(30 deg) = 0.87 for a hexagon, 0.71 for a square, >= 0.99 for a tessellated circle).
     """
-    u = np.cross(axis, [1.0, 0.0, 0.0] if abs(axis[0]) < 0.9 else [0.0, 1.0, 0.0])
+    u = _cross3(axis, (1.0, 0.0, 0.0) if abs(axis[0]) < 0.9 else (0.0, 1.0, 0.0))
     u /= np.linalg.norm(u)
-    v = np.cross(axis, u)
+    v = _cross3(axis, u)
     flat = np.column_stack((pts @ u, pts @ v))
     # The support function from at most ~2000 points (a rim of many thousand vertices moves
     # it by far less than the tessellation's own chord error); r_out below uses all of them.
     step = max(1, len(flat) // _SUPPORT_POINTS)
     h = (flat[::step] @ _E).max(axis=0)
     if center is None:
-        sol, *_ = np.linalg.lstsq(np.column_stack((_E.T, np.ones(len(h)))), h, rcond=None)
+        sol, *_ = np.linalg.lstsq(_CIRCLE_FIT, h, rcond=None)
         c2 = sol[:2]
     else:
         c2 = np.array([center @ u, center @ v])
-    r_out = float(np.linalg.norm(flat - c2, axis=1).max())
+    dx, dy = flat[:, 0] - c2[0], flat[:, 1] - c2[1]
+    r_out = float(np.sqrt(dx * dx + dy * dy).max())
     if r_out <= 0:
         return None
-    width = h + np.roll(h, len(h) // 2)
+    half = len(h) // 2
+    width = h + np.concatenate((h[half:], h[:half]))
     along = pts @ axis
     c3 = c2[0] * u + c2[1] * v + float(along.mean()) * axis
     return _Outline(

@@ -16,6 +16,7 @@ ALL_FILES = (
     sorted(p for p in SHARED_PARTS.rglob("*") if p.is_file()) if SHARED_PARTS.is_dir() else []
 )
 REQUEST = QuoteRequest(material="A5052", quantity=10)
+MESH_SUFFIXES = {".stl", ".obj", ".ply", ".3mf", ".glb"}
 
 # The same part from two exporters: (first, second, units of the second).
 SAME_PART = [
@@ -43,7 +44,11 @@ def test_every_real_file_quotes_or_fails_typed(path: Path, default_model) -> Non
         analysis = analyze_part(path)
     except MitsumoriError as exc:
         assert exc.code and exc.message and "Traceback" not in exc.message
-        # Only files that are not parts may be refused: documents, spreadsheets, readmes.
+        if exc.code == "part_size_out_of_range" and path.suffix.lower() in MESH_SUFFIXES:
+            # Meshes carry no units: a size outside 0.5 mm - 3 m is refused, saying so.
+            assert "units" in exc.message and "mm" in exc.message, exc.message
+            return
+        # Otherwise only files that are not parts may be refused: documents, spreadsheets.
         assert path.suffix.lower() not in {".stp", ".step", ".stl", ".obj"}, exc.message
         return
     q = quote_analysis(analysis, REQUEST, model=default_model)
@@ -77,3 +82,16 @@ def test_inch_stl_is_noticed_and_unit_suggested(shared_parts: Path) -> None:
     fixed = analyze_part(shared_parts / "trimesh" / "featuretype.STL", units="inch")
     assert "suspect_units" not in {w.code for w in fixed.warnings}
     assert max(fixed.items[0].features.obb_mm) == pytest.approx(127.0, rel=0.01)
+
+
+@pytest.mark.parametrize("name", ["octagonal_pocket.stl", "ADIS16480.STL"])
+def test_metre_meshes_are_refused_with_the_fix_and_quote_with_it(
+    shared_parts: Path, name: str, default_model
+) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(MitsumoriError) as exc:
+        analyze_part(shared_parts / "trimesh" / name)
+    assert exc.value.code == "part_size_out_of_range" and "--units m" in exc.value.message
+    analysis = analyze_part(shared_parts / "trimesh" / name, units="m")
+    extent = max(analysis.items[0].features.obb_mm)
+    assert 10.0 < extent < 1000.0
+    assert quote_analysis(analysis, REQUEST, model=default_model)["unit_price"] > 0
