@@ -413,9 +413,12 @@ def ranker_build(
     )
 
 
-def main() -> None:  # pragma: no cover - entry point
-    app()
+def main() -> None:
+    """The ``mitsumori`` entry point: one-line errors, exit code 2 for usage mistakes."""
+    from quote.cli import main as run
+
+    run(app)
 
 
 if __name__ == "__main__":  # python -m platform_api.cli
-    app()
+    main()

@@ -408,5 +408,27 @@ def show_model(shop: Shop = None) -> None:
     sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
 
 
-def main() -> None:  # pragma: no cover - entry point
-    app()
+def main(application: typer.Typer | None = None) -> None:
+    """Run a Typer app with one-line errors: usage mistakes exit 2 with one line on stderr too.
+
+    Click prints a usage box on several lines for a missing or malformed option; the founders'
+    rule is one line a person can act on, the same as for typed engine errors.
+    """
+    try:
+        rv = (application or app)(standalone_mode=False)
+    except Exception as exc:
+        # Matched by class name: recent Typer raises its own vendored copy of Click's classes.
+        kinds = {c.__name__ for c in type(exc).__mro__}
+        if "UsageError" in kinds:
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            err.print(f"error: usage: {exc.format_message()}{where}", markup=False)  # type: ignore[attr-defined]
+            sys.exit(2)
+        if "Abort" in kinds:
+            err.print("error: aborted", markup=False)
+            sys.exit(1)
+        if "ClickException" in kinds:
+            err.print(f"error: {exc.format_message()}", markup=False)  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", 1))
+        raise
+    sys.exit(rv if isinstance(rv, int) else 0)

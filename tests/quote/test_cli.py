@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import trimesh
 
-CLI = [sys.executable, "-c", "from quote.cli import app; app()"]
+CLI = [sys.executable, "-c", "from quote.cli import main; main()"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -109,3 +109,19 @@ def test_quote_batch_keeps_order_and_goes_on_after_errors(
     assert lines[3]["error"] and "missing.stl" in lines[3]["message"]
     assert lines[4]["error"] and "error" not in lines[5]
     assert lines[1]["material"] == "SUS304" and lines[5]["material"] == "POM"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["quote", "part.stl"],  # --material missing
+        ["quote", "part.stl", "--material", "A5052", "--quantity", "abc"],
+        ["quote-batch", "requests.csv"],  # --out missing
+        ["no-such-command"],
+    ],
+)
+def test_usage_mistakes_exit_2_with_one_line(args: list[str]) -> None:
+    res = run(*args)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: usage:"), res.stderr
