@@ -26,6 +26,7 @@ from platform_api.db.models import (
     MachineStatus,
     MtconnectAgent,
 )
+from platform_api.errors import InvalidRequest, NotFound
 from platform_api.pagination import paginate
 
 #: Columns of an event row in the order ``insert_events`` takes them (after machine_id).
@@ -164,6 +165,23 @@ def _copy_all(
             cur.execute("ROLLBACK TO SAVEPOINT mitsumori_event_copy")
             cur.execute("RELEASE SAVEPOINT mitsumori_event_copy")
             return False
+        except psycopg.errors.ForeignKeyViolation:
+            # The machine was deleted while its batch was being stored: nothing is written.
+            cur.execute("ROLLBACK TO SAVEPOINT mitsumori_event_copy")
+            cur.execute("RELEASE SAVEPOINT mitsumori_event_copy")
+            raise NotFound(
+                "machine not found (it was deleted while the events were stored); "
+                "nothing of this batch was stored",
+                detail={"machine_id": machine_id},
+            ) from None
+        except psycopg.errors.DataError as exc:
+            cur.execute("ROLLBACK TO SAVEPOINT mitsumori_event_copy")
+            cur.execute("RELEASE SAVEPOINT mitsumori_event_copy")
+            raise InvalidRequest(
+                f"an event value cannot be stored ({exc.diag.message_primary}); "
+                "nothing of this batch was stored",
+                detail={"machine_id": machine_id},
+            ) from None
         cur.execute("RELEASE SAVEPOINT mitsumori_event_copy")
     return True
 

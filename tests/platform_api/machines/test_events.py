@@ -243,3 +243,28 @@ def test_text_a_database_cannot_hold_is_rejected(client: TestClient, ctx: Any) -
     body = post(client, shop, mid, evs).json()
     assert body["accepted"] == 1 and [r["index"] for r in body["rejected"]] == [0, 1]
     assert "NUL" in body["rejected"][0]["reason"]
+
+
+def test_a_machine_deleted_mid_batch_is_a_404_not_a_500(client: TestClient, ctx: Any) -> None:
+    """The PostgreSQL COPY fast path: a foreign-key failure becomes a typed 404, nothing stored."""
+    from platform_api.errors import NotFound
+    from platform_api.machines.repository import insert_events
+
+    with ctx.db.session() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("the COPY fast path runs on PostgreSQL only")
+        stored = parse_event_json(
+            {"event_id": "gone-1", "timestamp": "2025-03-03T01:00:00Z", "execution": "READY"},
+            shop="s",
+            machine="m",
+        )
+        from platform_api.machines.ingest import _row, content_hash
+
+        with pytest.raises(NotFound) as exc:
+            insert_events(
+                session,
+                machine_id="mac_deleted_meanwhile",
+                rows=[_row(stored, content_hash(stored))],
+                received_at=datetime.now(UTC),
+            )
+        assert exc.value.http_status == 404 and "nothing of this batch" in exc.value.message
