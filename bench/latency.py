@@ -57,12 +57,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--corpus", type=int, default=30)
+    ap.add_argument(
+        "--only", choices=("mesh", "step"), help="time one format (a quicker check while working)"
+    )
     args = ap.parse_args()
 
     model, catalog = load_default_model(), load_catalog()
-    files = sorted(p for p in PARTS.rglob("*") if p.suffix.lower() in MESH | STEP)
+    formats = {"mesh": MESH, "step": STEP}.get(args.only or "", MESH | STEP)
+    files = sorted(p for p in PARTS.rglob("*") if p.suffix.lower() in formats)
     tmp = Path(tempfile.mkdtemp(prefix="mitsumori-bench-"))
-    if args.corpus:
+    if args.corpus and args.only != "step":
         from quote.corpus import generate_corpus
 
         for name, mesh in generate_corpus(args.corpus, random_state=7):
@@ -126,6 +130,10 @@ def main() -> None:
         f"| {k} | {s} | {n} | {p * 1e3:.1f} | {q * 1e3:.1f} | {r:.2f} |"
         for k, s, n, p, q, r in rows
     ]
+    if args.only:
+        print("\n".join(lines[:12]))
+        print("(one format only: bench/results/latency.md left as it was)")
+        return
     out = REPO / "bench" / "results" / "latency.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines[:12]))

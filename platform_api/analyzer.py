@@ -39,9 +39,11 @@ def _analyze(path: str, units: str | None, max_bytes: int) -> dict[str, Any]:
 
 
 def _warm() -> bool:
-    """Import the engine in a fresh worker so the first upload does not pay for it."""
-    import quote.analysis  # noqa: F401
+    """Load the engine and its compiled kernels in a fresh worker, so the first upload does not
+    pay for them."""
+    from quote.analysis import warm_up
 
+    warm_up()
     return True
 
 

@@ -633,8 +633,12 @@ def _load_tolerances(data: dict[str, Any], sources: dict[str, str]) -> Tolerance
         raise CatalogError(f"tolerances.yaml is malformed: {exc!r}") from exc
 
 
+@lru_cache(maxsize=1024)
 def _norm(text: str) -> str:
-    """Lower case without spaces, hyphens, underscores, dots or slashes: "6061-T6" -> "6061t6"."""
+    """Lower case without spaces, hyphens, underscores, dots or slashes: "6061-T6" -> "6061t6".
+
+    Cached: a quote resolves the same few names a dozen times.
+    """
     return re.sub(r"[\s\-_./]+", "", text.strip().lower())
 
 

@@ -8,8 +8,11 @@ holes, send the batch out for a surface finish, inspect, then add the margin and
 order charge. Every figure comes from the catalogs in ``data/catalogs`` (each with its source).
 
 The result is per unit (JPY) by driver, in whole yen, and the drivers add up exactly to the unit
-price. Pure and deterministic; about 50 us a call, so the learned models can draw thousands of
-history rows from it.
+price. Pure and deterministic; about 30 us a call, so the learned models can draw thousands of
+history rows from it. ``estimate_quantities`` prices one spec at several quantities (a quote's
+price breaks): the part is planned once (``_plan_part``: factors, hole time, stock, each
+candidate machine's setups and minutes per part), then each batch is costed (``_cost_batch``:
+the cheapest machine for that batch size, learning curve, per-batch costs spread over it).
 
 Breakdown fields: material (stock), setup (per batch / quantity), programming (per batch /
 quantity), machining (roughing, finishing passes, holes, loading; with the learning curve),
@@ -22,8 +25,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from quote.catalogs import (
     Catalog,
@@ -86,6 +90,8 @@ def _pos(x: float | None) -> float:
 
 
 def _check_quantity(quantity: object) -> int:
+    if type(quantity) is int and quantity >= 1:
+        return quantity  # the usual case, without the slower abstract-class checks below
     # numpy integers and whole floats (10.0 from a CSV) are fine; 2.5 pieces or True are not.
     ok = isinstance(quantity, numbers.Integral) or (
         isinstance(quantity, float) and quantity.is_integer()
@@ -99,6 +105,8 @@ def _check_quantity(quantity: object) -> int:
 
 
 def _check_tolerance(tolerance_mm: float) -> float:
+    if type(tolerance_mm) is float and tolerance_mm > 0 and math.isfinite(tolerance_mm):
+        return tolerance_mm  # the usual case, without the slower abstract-class check below
     if (
         not isinstance(tolerance_mm, numbers.Real)
         or not math.isfinite(tolerance_mm)
@@ -122,17 +130,28 @@ def needs_five_axis(features: PartFeatures) -> bool:
     return any(d not in _AXIS_DIRECTIONS for d in features.access_directions)
 
 
-def _candidates(features: PartFeatures, quantity: int, catalog: Catalog) -> list[Machine]:
-    """Machines that may make this part, by process and envelope; never empty."""
+def _fitting_machines(
+    features: PartFeatures, catalog: Catalog
+) -> tuple[tuple[tuple[str, ...], tuple[Machine, ...]], ...]:
+    """(kinds, machines whose envelope takes the part) per process preference, best first."""
     extents = tuple(_pos(v) for v in features.obb_mm)
-    five = needs_five_axis(features)
-    for kinds in _PROCESS_KINDS.get(features.process, _PROCESS_KINDS["mill"]):
-        fit = [
-            m
-            for m in catalog.machines
-            if m.kind in kinds and m.fits(extents) and quantity >= m.min_quantity
-        ]
-        if five and kinds == ("mill",):
+    return tuple(
+        (kinds, tuple(m for m in catalog.machines if m.kind in kinds and m.fits(extents)))
+        for kinds in _PROCESS_KINDS.get(features.process, _PROCESS_KINDS["mill"])
+    )
+
+
+def _candidates(
+    fitting: tuple[tuple[tuple[str, ...], tuple[Machine, ...]], ...],
+    five_axis: bool,
+    quantity: int,
+    catalog: Catalog,
+) -> list[Machine]:
+    """Machines that may make this part (``fitting``: see _fitting_machines) in a batch of
+    ``quantity``, by process and batch size; never empty."""
+    for kinds, machines in fitting:
+        fit = [m for m in machines if quantity >= m.min_quantity]
+        if five_axis and kinds == ("mill",):
             # Prefer reaching every face in one machine; fall back to 3-axis with extra
             # fixtures (priced by the unreachable-area factor) when no 5-axis machine fits.
             fit = [m for m in fit if m.axes >= 5] or fit
@@ -217,19 +236,32 @@ def _finish_cost(features: PartFeatures, finish: Finish, quantity: int) -> float
     return lot / quantity
 
 
-def _machine_costs(
+@dataclass(frozen=True)
+class _MachineRun:
+    """The part on one machine, as far as it does not depend on the batch size.
+
+    setups: fixturings. complexity: 0..1. setup_h / programming_h: per batch, h. minutes: per
+    part at quantity 1 (roughing, finishing, holes, load_unload, cycle).
+    """
+
+    machine: Machine
+    setups: int
+    complexity: float
+    setup_h: float
+    programming_h: float
+    minutes: dict[str, float]
+
+
+def _machine_run(
     features: PartFeatures,
     machine: Machine,
     material: Material,
-    quantity: int,
-    tol_factor: float,
-    rough_factor: float,
-    geo_factor: float,
+    factors: dict[str, float],
     hole_min: float,
     catalog: Catalog,
-) -> tuple[float, dict[str, float], dict[str, float], dict[str, float], int, float]:
-    """Setup, programming and machining for one machine: (per-unit JPY sum, per-unit JPY by
-    driver, minutes per part, hours per batch, setups, complexity)."""
+) -> _MachineRun:
+    """Setups, setup and programming hours, and minutes per part of one machine (``factors``:
+    the tolerance, roughness and geometry factors on finishing passes)."""
     r = catalog.rates
     setups = max(1, math.ceil(max(1, features.setups) / machine.sides_per_setup))
     faces = sum(max(0, int(v)) for v in features.face_counts.values())
@@ -256,75 +288,123 @@ def _machine_costs(
     finish_min = (
         area_cm2
         / (material.finishing_rate_cm2_min * machine.removal_factor)
-        * tol_factor
-        * rough_factor
-        * geo_factor
+        * factors["tolerance"]
+        * factors["roughness"]
+        * factors["geometry"]
     )
     load_min = setups * r.load_unload_min * machine.load_unload_factor
-    cycle1_min = rough_min + finish_min + hole_min + load_min
-    learning = max(r.learning_floor, quantity**r.learning_exponent)
-    cycle_min = cycle1_min * learning
-
-    setup_jpy = setup_h * machine.hourly_rate_jpy / quantity
-    prog_jpy = prog_h * r.programming_rate_jpy_per_h / quantity
-    mach_jpy = cycle_min / 60.0 * machine.hourly_rate_jpy
     minutes = {
         "roughing": rough_min,
         "finishing": finish_min,
         "holes": hole_min,
         "load_unload": load_min,
-        "cycle": cycle1_min,
+        "cycle": rough_min + finish_min + hole_min + load_min,
     }
-    hours = {
-        "setup_h": setup_h,
-        "programming_h": prog_h,
-        "roughing_h": rough_min * learning * quantity / 60.0,
-        "finishing_h": finish_min * learning * quantity / 60.0,
-        "holes_h": hole_min * learning * quantity / 60.0,
-        "load_unload_h": load_min * learning * quantity / 60.0,
-        "machining_h": cycle_min * quantity / 60.0,
-        "cycle_h": cycle_min / 60.0,
-    }
-    per_unit = {"setup": setup_jpy, "programming": prog_jpy, "machining": mach_jpy}
-    return setup_jpy + prog_jpy + mach_jpy, per_unit, minutes, hours, setups, cx
+    return _MachineRun(machine, setups, cx, setup_h, prog_h, minutes)
 
 
-def plan_process(features: PartFeatures, spec: QuoteSpec, catalog: Catalog) -> ProcessPlan:
-    """Plan and cost one part for one spec; every intermediate figure kept (see ProcessPlan).
+def _batch_per_unit(run: _MachineRun, quantity: int, learning: float, catalog: Catalog) -> float:
+    """Per-unit setup + programming + machining of ``run`` in a batch of ``quantity``, JPY
+    (``learning``: the cycle-time factor of the batch)."""
+    rate = run.machine.hourly_rate_jpy
+    setup_jpy = run.setup_h * rate / quantity
+    prog_jpy = run.programming_h * catalog.rates.programming_rate_jpy_per_h / quantity
+    mach_jpy = run.minutes["cycle"] * learning / 60.0 * rate
+    return setup_jpy + prog_jpy + mach_jpy
 
-    Raises
-    ------
-    UnknownMaterial, UnknownFinish, IncompatibleFinish, InvalidRoughness, InvalidQuantity,
-    InvalidTolerance
-        The spec names something the catalogs do not have, a quantity below 1, or a tolerance
-        that is not a positive number of mm.
+
+@dataclass(frozen=True)
+class _PartPlan:
+    """One part and spec, planned as far as the batch size allows (see ``_plan_part``).
+
+    factors: tolerance, roughness and geometry factors on finishing passes. material_jpy:
+    per-unit stock cost. candidates: the machines that may make each batch size asked, in
+    catalog order. runs: the part on each of them, by machine name.
     """
-    quantity = _check_quantity(spec.quantity)
+
+    features: PartFeatures
+    finish: Finish
+    factors: dict[str, float]
+    material_jpy: float
+    candidates: dict[int, list[Machine]]
+    runs: dict[str, _MachineRun]
+
+
+def _plan_part(
+    features: PartFeatures, spec: QuoteSpec, quantities: Sequence[int], catalog: Catalog
+) -> _PartPlan:
+    """Everything of ``plan_process`` that does not depend on the batch size, for batches of
+    ``quantities`` (already checked)."""
     material = resolve_material(catalog, spec.material)
     finish = resolve_finish(catalog, spec.finish)
     check_finish_applies(catalog, material, finish)
-    tol_factor = catalog.tolerances.cost_factor(_check_tolerance(spec.tolerance_mm))
-    rough_factor = resolve_roughness(catalog, spec.roughness_ra_um).factor
-    geo_factor = _finish_pass_factor(features, catalog)
+    factors = {
+        "tolerance": catalog.tolerances.cost_factor(_check_tolerance(spec.tolerance_mm)),
+        "roughness": resolve_roughness(catalog, spec.roughness_ra_um).factor,
+        "geometry": _finish_pass_factor(features, catalog),
+    }
     hole_min = _hole_minutes(features, material, catalog)
+    fitting = _fitting_machines(features, catalog)
+    five_axis = needs_five_axis(features)
+    candidates = {q: _candidates(fitting, five_axis, q, catalog) for q in quantities}
+    machines = {m.name: m for ms in candidates.values() for m in ms}
+    runs = {
+        name: _machine_run(features, m, material, factors, hole_min, catalog)
+        for name, m in machines.items()
+    }
+    return _PartPlan(
+        features, finish, factors, _material_cost(features, material, catalog), candidates, runs
+    )
 
-    candidates = _candidates(features, quantity, catalog)
-    best = None
-    for m in candidates:
-        costed = _machine_costs(
-            features, m, material, quantity, tol_factor, rough_factor, geo_factor, hole_min,
-            catalog,
-        )  # fmt: skip
-        # Strict < keeps the catalog order on ties, so the choice is deterministic.
-        if best is None or costed[0] < best[1][0]:
-            best = (m, costed)
-    assert best is not None  # _candidates never returns an empty list
-    machine, (_, per_unit, minutes, hours, setups, cx) = best
 
+class _Batch(NamedTuple):
+    """The planned part costed for one batch size (see ``_cost_batch``): the chosen machine's
+    run among the candidates, the learning factor, batch hours, unrounded per-unit costs
+    (JPY), the minimum-charge top-up (JPY per unit) and the rounded breakdown."""
+
+    run: _MachineRun
+    candidates: list[Machine]
+    learning: float
+    hours: dict[str, float]
+    per_unit: dict[str, float]
+    topup: float
+    breakdown: CostBreakdown
+
+
+def _cost_batch(part: _PartPlan, quantity: int, catalog: Catalog) -> _Batch:
+    """The planned part in a batch of ``quantity``: the cheapest candidate machine, its batch
+    hours, and the per-unit costs, margin and minimum charge."""
     r = catalog.rates
-    per_unit = dict(per_unit)
-    per_unit["material"] = _material_cost(features, material, catalog)
-    per_unit["finishing"] = _finish_cost(features, finish, quantity)
+    features = part.features
+    tol_factor = part.factors["tolerance"]
+    learning = max(r.learning_floor, quantity**r.learning_exponent)
+    candidates = part.candidates[quantity]
+    run = part.runs[candidates[0].name]
+    if len(candidates) > 1:
+        # Strict < keeps the catalog order on ties, so the choice is deterministic.
+        costs = [
+            _batch_per_unit(part.runs[m.name], quantity, learning, catalog) for m in candidates
+        ]
+        run = part.runs[candidates[costs.index(min(costs))].name]
+    machine, minutes = run.machine, run.minutes
+    cycle_min = minutes["cycle"] * learning
+    hours = {
+        "setup_h": run.setup_h,
+        "programming_h": run.programming_h,
+        "roughing_h": minutes["roughing"] * learning * quantity / 60.0,
+        "finishing_h": minutes["finishing"] * learning * quantity / 60.0,
+        "holes_h": minutes["holes"] * learning * quantity / 60.0,
+        "load_unload_h": minutes["load_unload"] * learning * quantity / 60.0,
+        "machining_h": cycle_min * quantity / 60.0,
+        "cycle_h": cycle_min / 60.0,
+    }
+    per_unit = {
+        "setup": run.setup_h * machine.hourly_rate_jpy / quantity,
+        "programming": run.programming_h * r.programming_rate_jpy_per_h / quantity,
+        "machining": cycle_min / 60.0 * machine.hourly_rate_jpy,
+        "material": part.material_jpy,
+        "finishing": _finish_cost(features, part.finish, quantity),
+    }
 
     # Inspection: first article per batch, then every part up to the sampling threshold and a
     # sample beyond it; tight tolerances take longer to measure.
@@ -338,32 +418,81 @@ def plan_process(features: PartFeatures, spec: QuoteSpec, catalog: Catalog) -> P
     hours["inspection_h"] = insp_h
     per_unit["inspection"] = insp_h * r.inspection_rate_jpy_per_h / quantity
 
-    order = ("material", "setup", "programming", "machining", "finishing", "inspection")
-    cost = sum(per_unit[k] for k in order)
+    cost = (
+        per_unit["material"]
+        + per_unit["setup"]
+        + per_unit["programming"]
+        + per_unit["machining"]
+        + per_unit["finishing"]
+        + per_unit["inspection"]
+    )
     margin = cost * r.margin_rate
     topup = max(0.0, r.minimum_order_jpy / quantity - (cost + margin))
     price = round(cost + margin + topup)
-    parts = {k: float(round(per_unit[k])) for k in order}
+    parts = {k: float(round(v)) for k, v in per_unit.items()}
     # Margin takes the rounding to whole yen, so the drivers add up to the price exactly.
     breakdown = CostBreakdown(**parts, margin=float(price - sum(parts.values())))
+    return _Batch(run, candidates, learning, hours, per_unit, topup, breakdown)
+
+
+def _plan_batches(
+    features: PartFeatures, spec: QuoteSpec, quantities: Sequence[int], catalog: Catalog
+) -> tuple[_PartPlan, list[_Batch]]:
+    """``spec`` planned once (``_plan_part``) and costed at each of ``quantities``
+    (``_cost_batch``)."""
+    checked = [_check_quantity(q) for q in quantities]
+    part = _plan_part(features, spec, checked, catalog)
+    return part, [_cost_batch(part, q, catalog) for q in checked]
+
+
+def plan_process(features: PartFeatures, spec: QuoteSpec, catalog: Catalog) -> ProcessPlan:
+    """Plan and cost one part for one spec; every intermediate figure kept (see ProcessPlan).
+
+    Raises
+    ------
+    UnknownMaterial, UnknownFinish, IncompatibleFinish, InvalidRoughness, InvalidQuantity,
+    InvalidTolerance
+        The spec names something the catalogs do not have, a quantity below 1, or a tolerance
+        that is not a positive number of mm.
+    """
+    part, (batch,) = _plan_batches(features, spec, (spec.quantity,), catalog)
+    machine = batch.run.machine
     return ProcessPlan(
         machine=machine.name,
         process=machine.kind,
-        setups=setups,
-        complexity=cx,
-        factors={
-            "tolerance": tol_factor,
-            "roughness": rough_factor,
-            "geometry": geo_factor,
-            "learning": max(r.learning_floor, quantity**r.learning_exponent),
-        },
-        minutes=minutes,
+        setups=batch.run.setups,
+        complexity=batch.run.complexity,
+        factors={**part.factors, "learning": batch.learning},
+        minutes=dict(batch.run.minutes),
+        hours=batch.hours,
+        per_unit_jpy=batch.per_unit,
+        minimum_charge_topup_jpy=batch.topup,
+        breakdown=batch.breakdown,
+        unit_price=batch.breakdown.total,
+        considered=tuple(m.name for m in batch.candidates),
+    )
+
+
+def _estimate(batch: _Batch, finish: Finish, catalog: Catalog) -> PhysicsEstimate:
+    """The estimate of a costed batch: its price and hours, and the lead time they make."""
+    hours = batch.hours
+    unit_price = batch.breakdown.total
+    lt = lead_time(
+        machine_hours=hours["setup_h"] + hours["machining_h"],
+        inspection_hours=hours["inspection_h"],
+        finish_days=finish.added_days,
+        unit_price=unit_price,
+        catalog=catalog,
+    )
+    return PhysicsEstimate(
+        machine=batch.run.machine.name,
+        process=batch.run.machine.kind,
+        breakdown=batch.breakdown,
+        unit_price=unit_price,
         hours=hours,
-        per_unit_jpy=per_unit,
-        minimum_charge_topup_jpy=topup,
-        breakdown=breakdown,
-        unit_price=breakdown.total,
-        considered=tuple(m.name for m in candidates),
+        lead_time_days=float(lt.days),
+        lead_time_parts=lt.parts,
+        tiers=lt.tiers,
     )
 
 
@@ -391,25 +520,21 @@ def estimate(features: PartFeatures, spec: QuoteSpec, catalog: Catalog) -> Physi
     UnknownMaterial, UnknownFinish, IncompatibleFinish, InvalidRoughness, InvalidQuantity,
     InvalidTolerance
     """
-    plan = plan_process(features, spec, catalog)
-    finish = resolve_finish(catalog, spec.finish)
-    lt = lead_time(
-        machine_hours=plan.hours["setup_h"] + plan.hours["machining_h"],
-        inspection_hours=plan.hours["inspection_h"],
-        finish_days=finish.added_days,
-        unit_price=plan.unit_price,
-        catalog=catalog,
-    )
-    return PhysicsEstimate(
-        machine=plan.machine,
-        process=plan.process,
-        breakdown=plan.breakdown,
-        unit_price=plan.unit_price,
-        hours=dict(plan.hours),
-        lead_time_days=float(lt.days),
-        lead_time_parts=dict(lt.parts),
-        tiers=lt.tiers,
-    )
+    return estimate_quantities(features, spec, (spec.quantity,), catalog)[0]
+
+
+def estimate_quantities(
+    features: PartFeatures, spec: QuoteSpec, quantities: Sequence[int], catalog: Catalog
+) -> list[PhysicsEstimate]:
+    """``estimate`` of ``spec`` at each of ``quantities`` (pieces; ``spec.quantity`` is
+    ignored), in order: the price breaks of a quote.
+
+    The same as ``[estimate(features, replace(spec, quantity=q), catalog) for q in
+    quantities]``, but the part is planned once and only the batch costs are worked out per
+    quantity. Raises what ``estimate`` raises.
+    """
+    part, batches = _plan_batches(features, spec, quantities, catalog)
+    return [_estimate(b, part.finish, catalog) for b in batches]
 
 
 def estimate_many(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from quote.catalogs import (
     resolve_material,
     resolve_tolerance,
 )
-from quote.costing import estimate
+from quote.costing import estimate_quantities
 from quote.errors import InvalidQuantity
 from quote.explain import explain
 from quote.geometry.dfm import check_dfm
@@ -86,6 +86,11 @@ def _round_breakdown(b: CostBreakdown, unit_price: float) -> CostBreakdown:
     return CostBreakdown(**{k: float(v) for k, v in parts.items()})
 
 
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    """``values`` with floats rounded to 6 digits, as ``as_jsonable`` does."""
+    return {k: round(v, 6) for k, v in values.items()}
+
+
 def _quote_item(
     item: ItemAnalysis,
     request: QuoteRequest,
@@ -94,29 +99,45 @@ def _quote_item(
     catalog: Catalog,
     today: date,
 ) -> dict[str, Any]:
+    """One body's quote, in JSON types (floats rounded to 6 digits as by ``as_jsonable``)."""
     feats = item.features
     material = resolve_material(catalog, request.material)
     finish = resolve_finish(catalog, request.finish or "none")
     tol = resolve_tolerance(catalog, request.tolerance or DEFAULT_TOLERANCE, feats.max_extent_mm)
+    roughness = float(request.roughness_ra_um or 3.2)
     quantity = _check_quantity(request.quantity)
-    extra = request.quantities if request.quantities else DEFAULT_BREAKS
-    breaks = sorted({quantity, *(_check_quantity(q, "quantities") for q in extra)})
-    base = QuoteSpec(
-        material=material.name,
-        quantity=quantity,
-        tolerance_label=tol.label,
-        tolerance_mm=tol.mm,
-        finish=finish.name,
-        roughness_ra_um=float(request.roughness_ra_um or 3.2),
-        due_date=request.due_date,
+    extra = (
+        [_check_quantity(q, "quantities") for q in request.quantities]
+        if request.quantities
+        else DEFAULT_BREAKS
     )
-    specs = [replace(base, quantity=q) for q in breaks]
-    physics = [estimate(feats, s, catalog) for s in specs]
-    # The engine's catalog, not a fresh lookup of the default one per call (the spec was
-    # resolved against it, so it holds every material and finish the rows name).
-    preds = model.predict([(feats, s, p) for s, p in zip(specs, physics, strict=True)], catalog)
+    breaks = sorted({quantity, *extra})
+    specs = [
+        QuoteSpec(
+            material=material.name,
+            quantity=q,
+            tolerance_label=tol.label,
+            tolerance_mm=tol.mm,
+            finish=finish.name,
+            roughness_ra_um=roughness,
+            due_date=request.due_date,
+        )
+        for q in breaks
+    ]
     i = breaks.index(quantity)
-    spec, phys, pred = specs[i], physics[i], preds[i]
+    spec = specs[i]
+    # The physics at every price break (the part is planned once, each batch costed), then the
+    # learned model on all of them in one pass. Only the asked quantity's price is explained,
+    # so only its row is split by cost driver. The engine's catalog, not a fresh lookup of the
+    # default one per call (the spec was resolved against it, so it holds every material and
+    # finish the rows name).
+    physics = estimate_quantities(feats, spec, breaks, catalog)
+    preds = model.predict(
+        [(feats, s, p) for s, p in zip(specs, physics, strict=True)],
+        catalog,
+        contributions_for=(i,),
+    )
+    phys, pred = physics[i], preds[i]
 
     unit_price = float(round(pred.unit_price))
     low, high = (float(round(v)) for v in pred.unit_price_interval)
@@ -167,16 +188,20 @@ def _quote_item(
                     ),
                 }
             )
+    for t in tiers:
+        t["ship_date"] = t["ship_date"].isoformat()
     dfm = check_dfm(feats, spec, catalog)
+    # Built in JSON types directly (every float below is whole yen or rounded here), rather
+    # than walked by as_jsonable: a quote is a few hundred values and this is its hot path.
     return {
         "name": item.name,
         "index": item.index,
         "currency": CURRENCY,
         "material": spec.material,
         "quantity": quantity,
-        "tolerance": {"label": spec.tolerance_label, "mm": spec.tolerance_mm},
+        "tolerance": {"label": spec.tolerance_label, "mm": round(spec.tolerance_mm, 6)},
         "finish": spec.finish,
-        "roughness_ra_um": spec.roughness_ra_um,
+        "roughness_ra_um": round(spec.roughness_ra_um, 6),
         "unit_price": unit_price,
         "unit_price_interval": [low, high],
         "interval_coverage": INTERVAL_COVERAGE,
@@ -185,14 +210,14 @@ def _quote_item(
         "lead_time_interval": [min(lead_lo, lead), lead_hi],
         "lead_time_tiers": tiers,
         "price_breaks": price_breaks,
-        "breakdown": as_jsonable(breakdown),
+        "breakdown": {f: getattr(breakdown, f) for f in _BREAKDOWN_FIELDS},
         "physics": {
             "unit_price": round(phys.unit_price),
             "machine": phys.machine,
             "process": phys.process,
-            "hours": phys.hours,
-            "lead_time_days": phys.lead_time_days,
-            "lead_time_parts": phys.lead_time_parts,
+            "hours": _rounded(phys.hours),
+            "lead_time_days": round(phys.lead_time_days, 6),
+            "lead_time_parts": _rounded(phys.lead_time_parts),
         },
         "dfm": [as_jsonable(w) for w in dfm],
         "explanation": explain(pred, phys, feats, spec, catalog, breakdown=breakdown),
@@ -217,7 +242,8 @@ def quote_analysis(
 
     For a single-body part the top level is that item's quote. For several bodies the top level
     sums the items (``unit_price`` is the price of one set, ``lead_time_days`` the slowest item)
-    and ``items`` holds each body's own quote.
+    and ``items`` holds each body's own quote. JSON types throughout; the top level of a
+    single-body quote shares its values with ``items[0]`` (the same objects, not copies).
     """
     catalog = catalog or load_catalog()
     model = model or load_default_model()
@@ -231,18 +257,20 @@ def quote_analysis(
         head = {k: v for k, v in items[0].items() if k not in ("name", "index")}
         head["warnings"] = file_warnings + items[0]["warnings"]
     else:
-        head = _sum_items(items)
+        head = as_jsonable(_sum_items(items))
         head["warnings"] = file_warnings + [w for it in items for w in it["warnings"]]
-    head["file"] = {
-        "name": analysis.file_name,
-        "sha256": analysis.file_sha256,
-        "format": analysis.source_format,
-        "units": analysis.units,
-        "bodies": len(items),
-    }
+    head["file"] = as_jsonable(
+        {
+            "name": analysis.file_name,
+            "sha256": analysis.file_sha256,
+            "format": analysis.source_format,
+            "units": analysis.units,
+            "bodies": len(items),
+        }
+    )
     head["items"] = items
-    head["model"] = _model_info(model)
-    return as_jsonable(head)
+    head["model"] = as_jsonable(_model_info(model))
+    return head
 
 
 def _sum_items(items: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -45,10 +45,10 @@ def _premium(
 ) -> float | None:
     """Relative physics price difference of ``spec`` vs ``spec`` with ``change`` (None if the
     changed spec cannot be priced)."""
-    from quote.costing import estimate
+    from quote.costing import plan_process
 
     try:
-        loose = estimate(features, replace(spec, **change), catalog).unit_price
+        loose = plan_process(features, replace(spec, **change), catalog).unit_price
     except MitsumoriError:
         return None
     return physics.unit_price / loose - 1.0 if loose > 0 else None

@@ -12,8 +12,9 @@ business days). ``PRICE_LINEAR`` / ``LEAD_LINEAR`` are the columns of a shop mod
 step. Effects of the overall physics price level are shown under "margin" (a shop's markup
 policy often depends on the size of the job).
 
-``build_matrix`` is on the quote's hot path (about ten rows per quote, one per price break): one
-pass over plain attributes, about 25 us a row.
+``build_matrix`` is on the quote's hot path (about ten rows per quote, one per price break, the
+same part and spec at each quantity): the geometry and spec columns are computed once per part
+and spec, the physics columns per row, a few microseconds each.
 """
 
 from __future__ import annotations
@@ -261,16 +262,8 @@ def prior_parts(p: PhysicsEstimate) -> list[float]:
     ]
 
 
-def _row(
-    f: PartFeatures,
-    s: QuoteSpec,
-    p: PhysicsEstimate,
-    catalog: Catalog,
-) -> list[float]:
-    q = max(int(s.quantity), 1)
-    mat = catalog.material(s.material)
-    fin = catalog.finish(s.finish)
-    hours = p.hours
+def _part_columns(f: PartFeatures) -> list[float]:
+    """The geometry columns, log_volume_cm3 .. log_unreachable_cm2 (the part alone)."""
     tapped = sum(1 for h in f.holes if h.tap)
     blind = sum(1 for h in f.holes if not h.through)
     depth = sum(h.depth_mm for h in f.holes)
@@ -279,17 +272,11 @@ def _row(
     pocket_ratio = min(f.max_pocket_depth_mm / width, 20.0) if width > 0 else 0.0
     radius = f.min_internal_radius_mm if f.min_internal_radius_mm is not None else 100.0
     stock = max(f.stock.volume_mm3, f.volume_mm3)
-    lead = p.lead_time_parts
     dims = [float(d) for d in f.stock.dims_mm] or [obb[0]]
     if f.stock.form == "round_bar" and len(dims) >= 2:
         dims = [dims[1], dims[0], dims[0]]  # length, diameter, diameter
     sdims = sorted((dims + [dims[-1]] * 3)[:3], reverse=True)
     return [
-        _log(p.unit_price),
-        *(math.log1p(v) for v in prior_parts(p)),
-        *(math.log1p(max(hours.get(h, 0.0), 0.0) / q) for h in HOURS_DRIVERS),
-        math.log1p(max(hours.get("setup_h", 0.0), 0.0)),
-        math.log1p(max(hours.get("programming_h", 0.0), 0.0)),
         _log(f.volume_mm3 / 1e3),
         math.log1p(max(f.removed_volume_mm3, 0.0) / 1e3),
         _log(f.area_mm2 / 1e2),
@@ -310,9 +297,14 @@ def _row(
         _log(min(radius, 100.0), 1e-3),
         pocket_ratio,
         math.log1p(max(f.unreachable_area_mm2, 0.0) / 1e2),
-        float(PROCESS_CODES.get(p.process, PROCESS_CODES.get(f.process, 0))),
-        float(f.axisymmetry),
-        math.log(q),
+    ]
+
+
+def _spec_columns(s: QuoteSpec, catalog: Catalog) -> list[float]:
+    """The spec columns but quantity, log_tolerance_mm .. finish_days."""
+    mat = catalog.material(s.material)
+    fin = catalog.finish(s.finish)
+    return [
         _log(s.tolerance_mm, 1e-4),
         _log(s.roughness_ra_um, 1e-3),
         mat.density_g_cm3,
@@ -324,8 +316,35 @@ def _row(
         math.log1p(fin.jpy_per_dm2),
         math.log1p(fin.lot_minimum_jpy),
         float(fin.added_days),
+    ]
+
+
+def _row(
+    f: PartFeatures,
+    s: QuoteSpec,
+    p: PhysicsEstimate,
+    part: list[float],
+    spec: list[float],
+) -> list[float]:
+    """One row of FEATURES; ``part`` and ``spec`` are ``_part_columns(f)`` and
+    ``_spec_columns(s)``, which price breaks and history rows of one part share."""
+    q = max(int(s.quantity), 1)
+    hours = p.hours
+    lead = p.lead_time_parts
+    log1p = math.log1p
+    return [
+        _log(p.unit_price),
+        *map(log1p, prior_parts(p)),
+        *[log1p(max(hours.get(h, 0.0), 0.0) / q) for h in HOURS_DRIVERS],
+        log1p(max(hours.get("setup_h", 0.0), 0.0)),
+        log1p(max(hours.get("programming_h", 0.0), 0.0)),
+        *part,
+        float(PROCESS_CODES.get(p.process, PROCESS_CODES.get(f.process, 0))),
+        float(f.axisymmetry),
+        math.log(q),
+        *spec,
         _log(p.lead_time_days, 1e-3),
-        *(math.log1p(max(lead.get(k, 0.0), 0.0)) for k in LEAD_PARTS),
+        *[log1p(max(lead.get(k, 0.0), 0.0)) for k in LEAD_PARTS],
     ]
 
 
@@ -344,7 +363,22 @@ def build_matrix(
         Material and finish properties; default ``load_catalog()``.
     """
     catalog = catalog or load_catalog()
-    X = np.array([_row(f, s, p, catalog) for f, s, p in rows], dtype=np.float64)
-    if X.size == 0:
+    if not rows:
         return np.zeros((0, len(FEATURE_NAMES)))
-    return X
+    # A quote's rows are one part and spec at several quantities, a history's a few hundred
+    # parts at a dozen specs each: their geometry and spec columns are worked out once.
+    # (Keyed by identity, the features kept alongside so that an id is never reused.)
+    parts: dict[int, tuple[PartFeatures, list[float]]] = {}
+    specs: dict[tuple[str, str, float, float], list[float]] = {}
+    out = []
+    for f, s, p in rows:
+        known = parts.get(id(f))
+        if known is None:
+            known = parts[id(f)] = (f, _part_columns(f))
+        part = known[1]
+        key = (s.material, s.finish, s.tolerance_mm, s.roughness_ra_um)
+        spec = specs.get(key)
+        if spec is None:
+            spec = specs[key] = _spec_columns(s, catalog)
+        out.append(_row(f, s, p, part, spec))
+    return np.array(out, dtype=np.float64)

@@ -73,16 +73,14 @@ def lead_time(
     mh = max(0.0, machine_hours) if math.isfinite(machine_hours) else 0.0
     ih = max(0.0, inspection_hours) if math.isfinite(inspection_hours) else 0.0
     fd = max(0, int(finish_days))
-
-    def inspection_days(hours_per_day: float) -> int:
-        # A short inspection is done on the last machining day.
-        return 0 if ih <= p.inspection_same_day_h else math.ceil(ih / hours_per_day)
+    # A short inspection is done on the last machining day.
+    same_day = ih <= p.inspection_same_day_h
 
     parts = {
         "queue": float(p.queue_days),
         "machining": float(max(1, math.ceil(mh / p.hours_per_day))),
         "finishing": float(fd),
-        "inspection": float(inspection_days(p.hours_per_day)),
+        "inspection": float(0 if same_day else math.ceil(ih / p.hours_per_day)),
         "shipping": float(p.shipping_days),
     }
     standard = int(round(sum(parts.values())))
@@ -91,7 +89,7 @@ def lead_time(
             p.express_queue_days
             + max(1, math.ceil(mh / p.express_hours_per_day))
             + (max(1, fd - int(p.express_finishing_days_saved)) if fd > 0 else 0)
-            + inspection_days(p.express_hours_per_day)
+            + (0 if same_day else math.ceil(ih / p.express_hours_per_day))
             + p.shipping_days
         )
     )
@@ -113,17 +111,17 @@ def add_business_days(start: date, days: int, holidays: Iterable[date] = ()) -> 
     Monday. Negative ``days`` count backwards.
     """
     hol = holidays if isinstance(holidays, frozenset | set) else frozenset(holidays)
-
-    def is_business(d: date) -> bool:
-        return d.weekday() < 5 and d not in hol
-
-    d = start
     step = 1 if days >= 0 else -1
-    while not is_business(d):
+    d = start
+    while d.weekday() >= 5 or d in hol:
         d += timedelta(days=step)
     remaining = abs(days)
+    if not hol:
+        # From a business day, every 5 business days are one calendar week.
+        weeks, remaining = divmod(remaining, 5)
+        d += timedelta(days=7 * weeks * step)
     while remaining > 0:
         d += timedelta(days=step)
-        if is_business(d):
+        if d.weekday() < 5 and d not in hol:
             remaining -= 1
     return d

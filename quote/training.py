@@ -320,7 +320,8 @@ class ModelPrediction:
     intervals, JPY. lead_time_days / lead_time_interval: business days and its 90% interval.
     prior_unit_price: what the prior (physics, or the default model for a shop model) gave
     after the driver calibration, JPY. contributions: JPY per cost driver (featurize.DRIVERS)
-    that, with ``base_value``, add up to ``unit_price``.
+    that, with ``base_value``, add up to ``unit_price``; empty (and ``base_value`` 0) when
+    ``QuoteModel.predict`` was asked not to split this row (``contributions_for``).
     """
 
     unit_price: float
@@ -414,7 +415,7 @@ class QuoteModel:
         breakdown, so the shop's calibration and trees start from the default model rather than
         from the bare physics.
         """
-        Xp = X[:, featurize.PRICE_COLUMNS]
+        Xp = X[:, _PRICE_INDEX]
         if self.base is None:
             return Xp
         log_price = self.base.price_model.predict(self.base._price_inputs(X), check_input=False)
@@ -425,7 +426,7 @@ class QuoteModel:
     def _lead_inputs(self, X: np.ndarray) -> np.ndarray:
         """The lead estimator's input (a shop model's prior: the base lead time split like the
         physics lead-time parts)."""
-        Xl = X[:, featurize.LEAD_COLUMNS]
+        Xl = X[:, _LEAD_INDEX]
         if self.base is None:
             return Xl
         log_lead = self.base._lead_log(X)
@@ -448,71 +449,99 @@ class QuoteModel:
 
     # -- prediction -----------------------------------------------------------------------------
 
-    def predict_arrays(self, X: np.ndarray) -> dict[str, np.ndarray]:
+    def predict_arrays(
+        self, X: np.ndarray, contributions_for: Sequence[int] | None = None
+    ) -> dict[str, np.ndarray]:
         """Vectorised predictions from a feature matrix (featurize.build_matrix).
 
-        Returns arrays: price, price_lo90, price_hi90, price_lo80, price_hi80, lead, lead_lo90,
-        lead_hi90, lead_lo80, lead_hi80 (JPY / business days), prior_price (JPY),
-        contributions (n, len(DRIVERS)) JPY, base_value (n,) JPY.
+        Parameters
+        ----------
+        X
+            Feature matrix, shape (n, len(featurize.FEATURE_NAMES)).
+        contributions_for
+            Rows whose price is split by cost driver (default: all). The split is LightGBM's
+            SHAP pass, several times the cost of the price itself, and a quote shows it for one
+            quantity of its price breaks.
+
+        Returns
+        -------
+        dict of arrays, each shape (n,)
+            price, price_lo90, price_hi90, price_lo80, price_hi80, lead, lead_lo90,
+            lead_hi90, lead_lo80, lead_hi80 (JPY / business days), prior_price (JPY),
+            base_value (JPY), and contributions, shape (n, len(DRIVERS)), JPY. base_value and
+            contributions are NaN in rows not in ``contributions_for``.
         """
+        n = X.shape[0]
+        rows = np.arange(n) if contributions_for is None else np.asarray(contributions_for, int)
         Xp = self._price_inputs(X)
         pm = self.price_model
-        log_p, contrib = pm.predict_with_contributions(Xp, check_input=False)
-        parts = pm.prior_parts(
-            Xp, check_input=False
-        )  # (n, len(PRIOR_PARTS)) JPY, calibrated prior parts
+        lm = self._lead_estimator()
+        log_p = pm.predict(Xp, check_input=False)
+        # Point predictions and conformal intervals: exp of the log prediction plus the
+        # residual quantiles, columns (point, lo90, hi90, lo80, hi80).
+        prices = np.exp(log_p[:, None] + _interval_offsets(pm))
+        leads = np.exp(self._lead_log(X)[:, None] + _interval_offsets(lm))
+        out = {f"price{k}": prices[:, j] for j, k in enumerate(_INTERVAL_KEYS)}
+        out.update({f"lead{k}": leads[:, j] for j, k in enumerate(_INTERVAL_KEYS)})
+
+        parts = pm.prior_parts(Xp, check_input=False)  # (n, len(PRIOR_PARTS)) JPY, calibrated
         prior = parts.sum(axis=1)
         log_prior = np.log(np.maximum(prior, 1e-12))
-        price = np.exp(log_p)
-        factor = _log_mean_factor(price, prior, log_p - log_prior)
-        drivers = np.zeros((X.shape[0], len(featurize.DRIVERS)))
-        drivers += parts @ _PRIOR_DRIVER_MATRIX
-        drivers += factor[:, None] * (contrib[:, :-1] @ _PRICE_DRIVER_MATRIX)
-        # The trees' expected value (last column minus the prior) is the base value.
-        base_value = factor * (contrib[:, -1] - log_prior)
-        lo80, hi80 = pm.residual_quantiles(0.8)
-        lo90, hi90 = pm.residual_quantiles(0.9)
-        log_l = self._lead_log(X)
-        lm = self._lead_estimator()
-        llo80, lhi80 = lm.residual_quantiles(0.8)
-        llo90, lhi90 = lm.residual_quantiles(0.9)
-        return {
-            "price": price,
-            "price_lo90": np.exp(log_p + lo90),
-            "price_hi90": np.exp(log_p + hi90),
-            "price_lo80": np.exp(log_p + lo80),
-            "price_hi80": np.exp(log_p + hi80),
-            "lead": np.exp(log_l),
-            "lead_lo90": np.exp(log_l + llo90),
-            "lead_hi90": np.exp(log_l + lhi90),
-            "lead_lo80": np.exp(log_l + llo80),
-            "lead_hi80": np.exp(log_l + lhi80),
-            "prior_price": prior,
-            "contributions": drivers,
-            "base_value": base_value,
-        }
+        # The price split by driver: the calibrated prior's parts, plus the trees' and the
+        # log-linear step's log contributions turned into JPY by the logarithmic mean factor.
+        drivers = np.full((n, len(featurize.DRIVERS)), np.nan)
+        base_value = np.full(n, np.nan)
+        if len(rows):
+            contrib = pm.contributions(Xp[rows], check_input=False)
+            log_prior_r = log_prior[rows]
+            factor = _log_mean_factor(out["price"][rows], prior[rows], log_p[rows] - log_prior_r)
+            drivers[rows] = parts[rows] @ _PRIOR_DRIVER_MATRIX + factor[:, None] * (
+                contrib[:, :-1] @ _PRICE_DRIVER_MATRIX
+            )
+            # The trees' expected value (last column minus the prior) is the base value.
+            base_value[rows] = factor * (contrib[:, -1] - log_prior_r)
+        out.update(prior_price=prior, contributions=drivers, base_value=base_value)
+        return out
 
-    def predict(self, rows: Sequence[Row], catalog: Catalog | None = None) -> list[ModelPrediction]:
-        """One ``ModelPrediction`` per (features, spec, physics) row, in one vectorised pass."""
+    def predict(
+        self,
+        rows: Sequence[Row],
+        catalog: Catalog | None = None,
+        *,
+        contributions_for: Sequence[int] | None = None,
+    ) -> list[ModelPrediction]:
+        """One ``ModelPrediction`` per (features, spec, physics) row, in one vectorised pass.
+
+        ``contributions_for``: the rows whose price is split by cost driver (default: all);
+        the others have empty ``contributions`` and a ``base_value`` of 0.
+        """
         if not rows:
             return []
-        a = self.predict_arrays(featurize.build_matrix(rows, catalog))
+        a = self.predict_arrays(featurize.build_matrix(rows, catalog), contributions_for)
         _non_increasing_in_quantity(rows, a)
+        split = range(len(rows)) if contributions_for is None else set(contributions_for)
+        # Plain floats in one go: indexing numpy arrays element by element is slow.
+        v = {k: a[k].tolist() for k in a if k != "contributions"}
         out = []
         for i in range(len(rows)):
+            contributions: dict[str, float] = {}
+            base_value = 0.0
+            if i in split:
+                contributions = dict(
+                    zip(featurize.DRIVERS, a["contributions"][i].tolist(), strict=True)
+                )
+                base_value = v["base_value"][i]
             out.append(
                 ModelPrediction(
-                    unit_price=float(a["price"][i]),
-                    unit_price_interval=(float(a["price_lo90"][i]), float(a["price_hi90"][i])),
-                    unit_price_interval_80=(float(a["price_lo80"][i]), float(a["price_hi80"][i])),
-                    lead_time_days=float(a["lead"][i]),
-                    lead_time_interval=(float(a["lead_lo90"][i]), float(a["lead_hi90"][i])),
-                    lead_time_interval_80=(float(a["lead_lo80"][i]), float(a["lead_hi80"][i])),
-                    prior_unit_price=float(a["prior_price"][i]),
-                    contributions={
-                        d: float(a["contributions"][i, k]) for k, d in enumerate(featurize.DRIVERS)
-                    },
-                    base_value=float(a["base_value"][i]),
+                    unit_price=v["price"][i],
+                    unit_price_interval=(v["price_lo90"][i], v["price_hi90"][i]),
+                    unit_price_interval_80=(v["price_lo80"][i], v["price_hi80"][i]),
+                    lead_time_days=v["lead"][i],
+                    lead_time_interval=(v["lead_lo90"][i], v["lead_hi90"][i]),
+                    lead_time_interval_80=(v["lead_lo80"][i], v["lead_hi80"][i]),
+                    prior_unit_price=v["prior_price"][i],
+                    contributions=contributions,
+                    base_value=base_value,
                 )
             )
         return out
@@ -520,6 +549,14 @@ class QuoteModel:
 
 _PRICE_KEYS = ("price", "price_lo90", "price_hi90", "price_lo80", "price_hi80",
                "base_value")  # fmt: skip
+_INTERVAL_KEYS = ("", "_lo90", "_hi90", "_lo80", "_hi80")
+
+
+def _interval_offsets(est: IntervalRegressor) -> np.ndarray:
+    """Log offsets of (point, lo90, hi90, lo80, hi80): 0 and the residual quantiles."""
+    lo90, hi90 = est.residual_quantiles(0.9)
+    lo80, hi80 = est.residual_quantiles(0.8)
+    return np.array([0.0, lo90, hi90, lo80, hi80])
 
 
 def _non_increasing_in_quantity(rows: Sequence[Row], a: dict[str, np.ndarray]) -> None:
@@ -548,6 +585,9 @@ def _non_increasing_in_quantity(rows: Sequence[Row], a: dict[str, np.ndarray]) -
             lowest = min(lowest, a["price"][i])
 
 
+# Column indices as arrays, converted once rather than on every prediction.
+_PRICE_INDEX = np.asarray(featurize.PRICE_COLUMNS)
+_LEAD_INDEX = np.asarray(featurize.LEAD_COLUMNS)
 _DRIVER_INDEX = {d: i for i, d in enumerate(featurize.DRIVERS)}
 # (len(PRICE_COLUMNS), len(DRIVERS)) 0/1 matrix: which driver each price feature's effect goes to.
 _PRICE_DRIVER_MATRIX = np.zeros((len(featurize.PRICE_COLUMNS), len(featurize.DRIVERS)))

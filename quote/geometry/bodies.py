@@ -12,13 +12,14 @@ of one crosses the other's surface" (embree ray queries).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import trimesh
+from numba import njit
 
-from quote.geometry.meshdata import connected_labels
-from quote.geometry.repair import signed_volume
+from quote.geometry.meshdata import signed_volume, used_box
+from quote.geometry.union_find import component_labels
 
 FloatArray = np.ndarray
 IntArray = np.ndarray
@@ -42,6 +43,8 @@ class Piece:
     brep_face : (F,) int or None: for STEP, the index of the B-rep face each triangle meshes,
         in ``TopExp_Explorer(solid, TopAbs_FACE)`` order (-1 for triangles added by repair).
     open_edges : edges with one triangle (0 for a closed shell).
+    adjacency : ``meshdata.face_adjacency(faces, len(vertices))`` when known (from the mesh
+        check), else None; turning every triangle over leaves it as it is.
     """
 
     vertices: FloatArray
@@ -53,6 +56,7 @@ class Piece:
     order: int
     brep_face: IntArray | None = None
     open_edges: int = 0
+    adjacency: tuple[IntArray, IntArray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def diagonal(self) -> float:
@@ -72,13 +76,13 @@ def make_piece(
     order: int,
     brep_face: IntArray | None = None,
     open_edges: int = 0,
+    adjacency: tuple[IntArray, IntArray] | None = None,
 ) -> Piece:
-    """A Piece with its volume and box computed."""
-    mask = np.zeros(len(vertices), dtype=bool)
-    mask[faces.reshape(-1)] = True
-    used = vertices if mask.all() else vertices[mask]
-    lo = used.min(axis=0) if len(used) else np.zeros(3)
-    hi = used.max(axis=0) if len(used) else np.zeros(3)
+    """A Piece with its volume and box (of the vertices its triangles use) computed."""
+    lo, hi = used_box(
+        np.ascontiguousarray(vertices, dtype=np.float64),
+        np.ascontiguousarray(faces, dtype=np.int64),
+    )
     return Piece(
         vertices=vertices,
         faces=faces,
@@ -89,24 +93,41 @@ def make_piece(
         order=order,
         brep_face=brep_face,
         open_edges=open_edges,
+        adjacency=adjacency,
     )
 
 
 def shell_labels(vertices: FloatArray, faces: IntArray, *, manifold_only: bool = False) -> IntArray:
     """(F,) int: the connected shell each triangle belongs to.
 
-    By default triangles are connected through shared vertices (cheap: one sparse graph over
-    the vertices). With ``manifold_only`` they are connected only across edges shared by
-    exactly two triangles, which separates closed shells that touch along an edge or a face
-    and were welded together by vertex merging.
+    By default triangles are connected through shared vertices (one compiled union-find pass
+    over the vertices; shells numbered by their smallest vertex). With ``manifold_only`` they
+    are connected only across edges shared by exactly two triangles, which separates closed
+    shells that touch along an edge or a face and were welded together by vertex merging.
     """
     if manifold_only:
         mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
         return trimesh.graph.connected_component_labels(mesh.face_adjacency, len(faces))
-    a = np.concatenate((faces[:, 0], faces[:, 1]))
-    b = np.concatenate((faces[:, 1], faces[:, 2]))
-    _, labels = connected_labels(len(vertices), a, b)
-    return labels[faces[:, 0]]
+    faces = np.ascontiguousarray(faces, dtype=np.int64)
+    if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
+        raise IndexError(f"a triangle uses a vertex outside the {len(vertices)} vertices")
+    return _vertex_shells(faces, len(vertices))
+
+
+@njit(cache=True, nogil=True)
+def _vertex_shells(faces: IntArray, n_vertices: int) -> IntArray:
+    """Per triangle, the component of its vertices in the graph of triangle edges."""
+    nf = faces.shape[0]
+    a = np.empty(2 * nf, dtype=np.int64)
+    b = np.empty(2 * nf, dtype=np.int64)
+    for f in range(nf):
+        a[f], b[f] = faces[f, 0], faces[f, 1]
+        a[nf + f], b[nf + f] = faces[f, 1], faces[f, 2]
+    _, labels = component_labels(n_vertices, a, b, np.ones(2 * nf, dtype=np.bool_))
+    out = np.empty(nf, dtype=np.int64)
+    for f in range(nf):
+        out[f] = labels[faces[f, 0]]
+    return out
 
 
 def split_shells(
@@ -117,6 +138,7 @@ def split_shells(
     order_offset: int = 0,
     brep_face: IntArray | None = None,
     labels: IntArray | None = None,
+    adjacency: tuple[IntArray, IntArray] | None = None,
 ) -> list[Piece]:
     """Split a mesh into connected shells.
 
@@ -128,12 +150,23 @@ def split_shells(
     brep_face : (F,) int or None, carried along per triangle.
     labels : (F,) int shell labels (``shell_labels``); computed through shared vertices when
         None.
+    adjacency : the faces' ``meshdata.face_adjacency``, kept on the piece when the mesh is one
+        shell.
     """
     if len(faces) == 0:
         return []
     face_label = shell_labels(vertices, faces) if labels is None else labels
     if face_label.min() == face_label.max():
-        return [make_piece(vertices, faces, source=source, order=order_offset, brep_face=brep_face)]
+        return [
+            make_piece(
+                vertices,
+                faces,
+                source=source,
+                order=order_offset,
+                brep_face=brep_face,
+                adjacency=adjacency,
+            )
+        ]
     pieces = []
     present = np.unique(face_label)
     by_label = np.argsort(face_label, kind="stable")
@@ -320,6 +353,7 @@ class Merged:
     vertices, faces : the mesh, mm. brep_face : per-triangle B-rep face index or None.
     union : True when overlapping shells were joined by a boolean union.
     volume : enclosed volume, mm^3. open_edges : edges with one triangle.
+    adjacency : the faces' ``meshdata.face_adjacency`` when known (a body of one piece).
     """
 
     vertices: FloatArray
@@ -328,6 +362,7 @@ class Merged:
     union: bool
     volume: float
     open_edges: int
+    adjacency: tuple[IntArray, IntArray] | None = None
 
 
 def merge(pieces: list[Piece], members: list[int]) -> Merged:
@@ -341,7 +376,7 @@ def merge(pieces: list[Piece], members: list[int]) -> Merged:
     chosen = [pieces[k] for k in members]
     if len(chosen) == 1:
         p = chosen[0]
-        return Merged(p.vertices, p.faces, p.brep_face, False, p.volume, p.open_edges)
+        return Merged(p.vertices, p.faces, p.brep_face, False, p.volume, p.open_edges, p.adjacency)
     if all(p.volume > 0 for p in chosen):
         total = sum(p.volume for p in chosen)
         try:

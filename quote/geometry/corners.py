@@ -13,6 +13,7 @@ Such corners run parallel to a setup direction: the tool's radius is left in the
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from quote.geometry.cylinders import Cylinders
 from quote.geometry.meshdata import MeshData
@@ -63,21 +64,61 @@ def sharp_internal_edges(md: MeshData, setup_vectors: np.ndarray) -> np.ndarray:
     """(m, 3) midpoints (mm) of sharp concave edges an end mill would leave its radius in."""
     if len(md.adjacency) == 0 or len(setup_vectors) == 0:
         return np.zeros((0, 3))
-    cand = ~md.adjacency_convex & (md.adjacency_angles > _SHARP)
-    if not cand.any():
-        return np.zeros((0, 3))
-    idx = np.flatnonzero(cand)
-    e = md.vertices[md.adjacency_edges[idx]]
-    vec = e[:, 1] - e[:, 0]
-    length = np.linalg.norm(vec, axis=1)
-    vec = vec / np.maximum(length, 1e-12)[:, None]
-    along = (np.abs(vec @ setup_vectors.T) > _PARALLEL_COS).any(axis=1) & (length > 1e-3 * md.scale)
-    if not along.any():
-        return np.zeros((0, 3))
-    idx, e, vec = idx[along], e[along], vec[along]
-    na = md.normals[md.adjacency[idx, 0]]
-    nb = md.normals[md.adjacency[idx, 1]]
-    across = np.abs(vec @ setup_vectors.T) < 0.05  # (m, k): edge lies across that setup
-    floor = ((na @ setup_vectors.T) > _PARALLEL_COS) | ((nb @ setup_vectors.T) > _PARALLEL_COS)
-    keep = ~(across & floor).any(axis=1)
-    return e[keep].mean(axis=1)
+    return _sharp_edges(
+        md.adjacency,
+        md.adjacency_edges,
+        md.adjacency_convex,
+        md.adjacency_angles,
+        md.vertices,
+        md.normals,
+        np.ascontiguousarray(setup_vectors, dtype=np.float64),
+        1e-3 * md.scale,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _sharp_edges(
+    adjacency: np.ndarray,
+    edges: np.ndarray,
+    convex: np.ndarray,
+    angles: np.ndarray,
+    vertices: np.ndarray,
+    normals: np.ndarray,
+    dirs: np.ndarray,
+    min_length: float,
+) -> np.ndarray:
+    """Midpoints (m, 3) of the concave edges sharper than 70 degrees, longer than
+    ``min_length`` (mm), along a setup direction (``dirs``, (k, 3)) and not cut by the end of
+    the tool in another setup, in adjacency order (one pass: a dozen numpy calls on the few
+    candidate edges cost more than the work)."""
+    out = np.empty((len(angles), 3))
+    m = 0
+    for i in range(len(angles)):
+        if convex[i] or not angles[i] > _SHARP:
+            continue
+        p, q = edges[i, 0], edges[i, 1]
+        e0 = vertices[q, 0] - vertices[p, 0]
+        e1 = vertices[q, 1] - vertices[p, 1]
+        e2 = vertices[q, 2] - vertices[p, 2]
+        length = np.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+        if not length > min_length:
+            continue
+        scale = max(length, 1e-12)
+        e0, e1, e2 = e0 / scale, e1 / scale, e2 / scale
+        fa, fb = adjacency[i, 0], adjacency[i, 1]
+        along, cut = False, False
+        for k in range(dirs.shape[0]):
+            d0, d1, d2 = dirs[k, 0], dirs[k, 1], dirs[k, 2]
+            cos = abs(e0 * d0 + e1 * d1 + e2 * d2)
+            along |= cos > _PARALLEL_COS
+            # Across that setup with one face a floor for it: cut by the end of the tool.
+            if cos < 0.05 and (
+                normals[fa, 0] * d0 + normals[fa, 1] * d1 + normals[fa, 2] * d2 > _PARALLEL_COS
+                or normals[fb, 0] * d0 + normals[fb, 1] * d1 + normals[fb, 2] * d2 > _PARALLEL_COS
+            ):
+                cut = True
+        if along and not cut:
+            for c in range(3):
+                out[m, c] = (vertices[p, c] + vertices[q, c]) / 2.0
+            m += 1
+    return out[:m].copy()

@@ -7,12 +7,12 @@ STEP bodies bring their exact B-rep (``body.shape``): holes, fillet radii and fa
 from it; everything else is measured on the tessellation for every format, so a part gives the
 same answers from STEP and from STL.
 
-Cost (measured, see bench/feature_timings.py): 4-7 ms for meshes of 0.5-1.5k triangles,
-10-17 ms at 1.5-3.5k, and 0.1-0.5 x the STEP reader's time for STEP parts. At these sizes it is
-mostly numpy's per-call overhead, spread over the stages (0.3-1.5 ms each), plus ~0.5 us per
-triangle to build embree's ray-casting structure and ~0.2 us per ray. Ray counts are bounded:
-one surface sample per triangle (400-2000), up to five access rays (those that can meet the
-part at all) and one wall ray per sample, ~2000 rays per pocket height map, eight per hole.
+Cost (measured, see bench/feature_timings.py and bench/latency.py): about 2 ms for meshes of
+0.5-1.5k triangles. The loops that numpy would run as dozens of small calls per stage are numba
+kernels (compiled once per machine, cached next to the module); what remains is embree (its
+scene build, ~0.1 us per triangle, and ~0.1 us per ray). Ray counts are bounded: one surface
+sample per triangle (400-2000), an access ray only where a triangle facing the direction could
+block it, one wall ray per sample, ~2000 rays per pocket height map, eight per hole.
 Sampling is seeded: the same part always gives the same features.
 """
 
@@ -111,13 +111,13 @@ def _extract(
     mesh = body.mesh
     if len(mesh.faces) < 4:
         raise NotASolid("The body has fewer than 4 triangles: it does not enclose a volume.")
-    md = MeshData.from_trimesh(mesh)
+    md = MeshData.from_trimesh(mesh, adjacency=getattr(body, "face_adjacency", None))
     volume = abs(md.volume)
     if not md.total_area > 0 or not volume > 0:
         raise NotASolid("The body has no volume: it is a surface, not a solid.")
     clock("mesh")
     frame = oriented_frame(md.vertices, md.normals, md.areas)
-    bbox = np.ptp(md.vertices, axis=0)
+    bbox = frame.bbox
     clock("extents")
 
     survey = survey_faces(body.shape) if getattr(body, "shape", None) is not None else None

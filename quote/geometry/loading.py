@@ -17,7 +17,7 @@ quoted) or as a ``DfmWarning`` on the result (it can, and the user should know w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from quote.errors import NotASolid
 from quote.geometry import bodies as bodies_mod
 from quote.geometry import step as step_mod
 from quote.geometry.mesh_io import read_mesh
+from quote.geometry.meshdata import vertex_box
 from quote.geometry.preflight import SUPPORTED_SUFFIXES, FileInfo, preflight
 from quote.geometry.repair import clean_mesh, edge_report, triangle_areas
 from quote.geometry.units import (
@@ -63,12 +64,18 @@ class Body:
         and united bodies), ``"deflection_mm"`` (STEP) and ``"open_edges"`` (0 when closed).
     shape : the OCP ``TopoDS_Shape`` (a solid, or a compound of the touching solids), mm,
         STEP only; None for meshes.
+    face_adjacency : ((E, 2) int, (E, 2) int) or None: ``meshdata.face_adjacency`` of
+        ``mesh.faces`` (triangle pairs sharing an edge, and the edges) when the mesh check
+        found it already (a body of one shell), for ``MeshData.from_trimesh``; None otherwise.
     """
 
     index: int
     name: str
     mesh: trimesh.Trimesh
     shape: Any | None
+    face_adjacency: tuple[np.ndarray, np.ndarray] | None = field(
+        default=None, repr=False, compare=False
+    )
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,8 @@ class LoadedPart:
     warnings : what was noticed or repaired (codes "mesh_repaired", "suspect_units",
         "multi_body", "ignored_geometry", "units_ignored", "tessellation_gaps",
         "nonmanifold_edges").
-    parse_seconds : time of the bare parse (``trimesh.load``, or for binary STL trimesh's
-        parser and the same vertex merge; STEP ``ReadFile`` + ``TransferRoots``), s.
+    parse_seconds : time of the bare parse (``trimesh.load``, or for binary STL our reader and
+        the same vertex merge; STEP ``ReadFile`` + ``TransferRoots``), s.
     """
 
     path: Path
@@ -142,15 +149,19 @@ def _repair_warning(message: str, severity: str = "warning") -> DfmWarning:
     return DfmWarning(code="mesh_repaired", severity=severity, message=message)
 
 
+def _box(pieces: list[bodies_mod.Piece]) -> tuple[np.ndarray, np.ndarray]:
+    if len(pieces) == 1:
+        return pieces[0].lo, pieces[0].hi
+    return np.min([p.lo for p in pieces], axis=0), np.max([p.hi for p in pieces], axis=0)
+
+
 def _tolerance(pieces: list[bodies_mod.Piece]) -> float:
-    lo = np.min([p.lo for p in pieces], axis=0)
-    hi = np.max([p.hi for p in pieces], axis=0)
+    lo, hi = _box(pieces)
     return _TOUCH_TOL_MM + _TOUCH_TOL_SHARE * float(np.linalg.norm(hi - lo))
 
 
 def _extents(pieces: list[bodies_mod.Piece]) -> np.ndarray:
-    lo = np.min([p.lo for p in pieces], axis=0)
-    hi = np.max([p.hi for p in pieces], axis=0)
+    lo, hi = _box(pieces)
     return hi - lo
 
 
@@ -242,7 +253,9 @@ def _separate_welded_shells(
 
 
 def _load_mesh(info: FileInfo, chosen: str | None, max_triangles: int) -> LoadedPart:
-    mesh_file = read_mesh(info.path, info.source_format, max_triangles=max_triangles)
+    mesh_file = read_mesh(
+        info.path, info.source_format, max_triangles=max_triangles, data=info.data
+    )
     units = chosen or mesh_file.units or "mm"
     scale = UNIT_SCALE_MM[units]
     warnings: list[DfmWarning] = []
@@ -263,7 +276,11 @@ def _load_mesh(info: FileInfo, chosen: str | None, max_triangles: int) -> Loaded
             )
         all_closed &= cleaned.report.closed
         shells = bodies_mod.split_shells(
-            cleaned.vertices, cleaned.faces, source=source, order_offset=offset
+            cleaned.vertices,
+            cleaned.faces,
+            source=source,
+            order_offset=offset,
+            adjacency=(cleaned.report.adjacency, cleaned.report.adjacency_edges),
         )
         if cleaned.report.nonmanifold_edges:
             separated = _separate_welded_shells(
@@ -312,7 +329,15 @@ def _load_mesh(info: FileInfo, chosen: str | None, max_triangles: int) -> Loaded
         merged = bodies_mod.merge(pieces, members)
         mesh = _make_mesh(merged, name=names[index])
         _check_volume(merged, info.path, names[index])
-        bodies.append(Body(index=index, name=names[index], mesh=mesh, shape=None))
+        bodies.append(
+            Body(
+                index=index,
+                name=names[index],
+                mesh=mesh,
+                shape=None,
+                face_adjacency=merged.adjacency,
+            )
+        )
     n_shells = sum(1 for p in pieces if p.volume > 0)
     warnings += _body_warnings(groups, pieces, names, n_shells, "shells", dropped)
     if size_warning is not None:
@@ -420,6 +445,7 @@ def _load_step(info: FileInfo, chosen: str | None) -> LoadedPart:
             order=i,
             brep_face=brep_face,
             open_edges=cleaned.report.open_edges,
+            adjacency=(cleaned.report.adjacency, cleaned.report.adjacency_edges),
         )
         if piece.volume < 0:
             # A solid whose faces are all reversed in the file: the mesh follows the faces.
@@ -471,7 +497,9 @@ def _load_step(info: FileInfo, chosen: str | None) -> LoadedPart:
         mesh = _make_mesh(merged, name=name, deflection_mm=deflection)
         _check_volume(merged, info.path, name)
         shape = step_mod.compound([step_file.solids[pieces[k].source].shape for k in members])
-        bodies.append(Body(index=index, name=name, mesh=mesh, shape=shape))
+        bodies.append(
+            Body(index=index, name=name, mesh=mesh, shape=shape, face_adjacency=merged.adjacency)
+        )
     warnings += _body_warnings(groups, pieces, names, len(pieces), "solids", dropped)
     return LoadedPart(
         path=info.path,
@@ -491,6 +519,8 @@ def _drop_tiny_groups(
     pieces: list[bodies_mod.Piece], groups: list[list[int]]
 ) -> tuple[list[list[int]], int]:
     """Drop bodies under 0.5 mm when larger ones exist (specks, not parts)."""
+    if len(groups) == 1:
+        return groups, 0  # nothing larger: a tiny part is check_size's to refuse
 
     def extent(members: list[int]) -> float:
         lo = np.min([pieces[k].lo for k in members], axis=0)
@@ -521,7 +551,8 @@ def _make_mesh(
 
 def _check_volume(merged: bodies_mod.Merged, path: Path, name: str) -> None:
     volume = merged.volume
-    extents = np.ptp(merged.vertices, axis=0)
+    lo, hi = vertex_box(merged.vertices)
+    extents = hi - lo
     if volume <= _FLAT_VOLUME_SHARE * float(np.prod(np.maximum(extents, 1e-9))):
         raise NotASolid(
             f"{path.name}: {name} encloses no volume ({volume:.3g} mm^3 in a "

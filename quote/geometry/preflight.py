@@ -2,15 +2,19 @@
 
 Everything here reads at most a few kilobytes (plus one hashing pass), so a 100 MB upload, a
 truncated STEP file or a photo renamed ``.stl`` is refused in milliseconds with a message that
-says what is wrong, instead of after (or during) a long parse.
+says what is wrong, instead of after (or during) a long parse. STL files, which our own reader
+parses, are read whole in one go (after the size check) and their bytes handed on, so the file
+is opened once.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import re
+import stat
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from quote.errors import (
@@ -35,6 +39,8 @@ FORMAT_BY_SUFFIX: dict[str, str] = {
 }
 
 _PEEK_BYTES = 4096
+# What ``Path.exists`` takes for "no such file" (a missing folder on the way, a symlink loop).
+_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
 _STL_HEADER_BYTES = 84
 _STL_RECORD_BYTES = 50
 
@@ -61,6 +67,7 @@ class FileInfo:
     size_bytes : file size, bytes. sha256 : hex digest of the bytes.
     stl_binary : True/False for STL files, None otherwise.
     declared_triangles : triangle (face) count announced by a binary STL or PLY header, else None.
+    data : the file's bytes for STL files (read once here for the parser), else None.
     """
 
     path: Path
@@ -69,6 +76,7 @@ class FileInfo:
     sha256: str
     stl_binary: bool | None = None
     declared_triangles: int | None = None
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 def _supported_text() -> str:
@@ -93,6 +101,14 @@ def _read_ends(path: Path, size: int) -> tuple[bytes, bytes]:
             tail = fh.read()
         else:
             tail = head
+    return head, tail
+
+
+def _ends(data: bytes) -> tuple[bytes, bytes]:
+    """``_read_ends`` of bytes already read."""
+    size = len(data)
+    head = data[:_PEEK_BYTES]
+    tail = data[max(size - _PEEK_BYTES, _PEEK_BYTES) :] if size > _PEEK_BYTES else head
     return head, tail
 
 
@@ -239,11 +255,17 @@ def preflight(path: str | Path, *, max_bytes: int, max_triangles: int) -> FileIn
             detail={"path": str(p), "suffix": suffix, "supported": list(SUPPORTED_SUFFIXES)},
         )
     source_format = FORMAT_BY_SUFFIX[suffix]
-    if not p.exists():
-        raise PartNotFound(f"{p} does not exist. Check the path.", detail={"path": str(p)})
-    if not p.is_file():
+    try:
+        status = p.stat()  # one system call for existence, kind and size
+    except OSError as exc:
+        if exc.errno not in _MISSING:
+            raise
+        raise PartNotFound(
+            f"{p} does not exist. Check the path.", detail={"path": str(p)}
+        ) from None
+    if not stat.S_ISREG(status.st_mode):
         raise PartNotFound(f"{p} is not a file (a directory?).", detail={"path": str(p)})
-    size = p.stat().st_size
+    size = status.st_size
     if size == 0:
         raise EmptyPart(f"{p.name} is empty (0 bytes).", detail={"path": str(p), "bytes": 0})
     if size > max_bytes:
@@ -252,7 +274,12 @@ def preflight(path: str | Path, *, max_bytes: int, max_triangles: int) -> FileIn
             f"Send a STEP file or a coarser mesh.",
             detail={"path": str(p), "bytes": size, "max_bytes": max_bytes},
         )
-    head, tail = _read_ends(p, size)
+    data = p.read_bytes() if source_format == "stl" else None
+    if data is None:
+        head, tail = _read_ends(p, size)
+    else:
+        size = len(data)  # what the parser will see, should the file have changed since stat
+        head, tail = _ends(data)
     if size <= _PEEK_BYTES and not head.strip():
         raise EmptyPart(f"{p.name} holds only white space.", detail={"path": str(p), "bytes": size})
     what = _foreign(head, source_format)
@@ -286,7 +313,8 @@ def preflight(path: str | Path, *, max_bytes: int, max_triangles: int) -> FileIn
         path=p,
         source_format=source_format,
         size_bytes=size,
-        sha256=_sha256(p),
+        sha256=_sha256(p) if data is None else hashlib.sha256(data).hexdigest(),
         stl_binary=stl_binary,
         declared_triangles=declared,
+        data=data,
     )

@@ -1,8 +1,9 @@
 """Checking and repairing triangle meshes: what is safely repairable is fixed and said so.
 
-The check is one sort of the edge list (open, non-manifold and inconsistently wound edges in a
-single pass), so a mesh that is already closed and consistently wound costs a fraction of its
-parse and nothing else runs. Repairs, in order, each reported in plain words:
+The check is one compiled pass over the edge list (open, non-manifold and inconsistently wound
+edges, and the triangle adjacency the feature stage reads next), so a mesh that is already
+closed and consistently wound costs a fraction of its parse and nothing else runs. Repairs, in
+order, each reported in plain words:
 
 1. triangles with a repeated vertex (zero area) and duplicated triangles are removed;
 2. vertices closer than a tolerance are merged when the mesh is open (exporters that write
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 
-from quote.geometry.meshdata import cross
+from quote.geometry.meshdata import edge_topology
 
 FloatArray = np.ndarray
 IntArray = np.ndarray
@@ -49,12 +50,16 @@ class EdgeReport:
         (one of them is wound the wrong way).
     open_mask : (3F,) bool, True for the directed face edges (face-major order, edges 01, 12,
         20) that lie on an open edge.
+    adjacency, adjacency_edges : (E, 2) int, the pairs of triangles sharing an edge and the
+        shared edges (``meshdata.face_adjacency``), handed on to the feature stage.
     """
 
     open_edges: int
     nonmanifold_edges: int
     inconsistent_edges: int
     open_mask: np.ndarray = field(repr=False)
+    adjacency: np.ndarray = field(repr=False)
+    adjacency_edges: np.ndarray = field(repr=False)
 
     @property
     def closed(self) -> bool:
@@ -68,44 +73,25 @@ class EdgeReport:
 
 
 def edge_report(faces: IntArray, n_vertices: int) -> EdgeReport:
-    """Count open, non-manifold and inconsistently wound edges with one sort.
+    """Count open, non-manifold and inconsistently wound edges in one pass.
 
     Parameters
     ----------
     faces : (F, 3) int
         Triangle vertex indices.
     n_vertices : int
-        Number of vertices (to pack an edge into one int64 key).
+        Number of vertices.
     """
-    if len(faces) == 0:
-        return EdgeReport(0, 0, 0, np.zeros(0, dtype=bool))
-    directed = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2).astype(np.int64)
-    start, end = directed[:, 0], directed[:, 1]
-    # Column-wise: numpy's min/max along a length-2 axis cost ~10x more.
-    lo = np.minimum(start, end)
-    hi = np.maximum(start, end)
-    forward = (start < end).astype(np.int64)
-    # The direction rides in the lowest bit, so a plain sort (no argsort) groups the edges.
-    keys = (lo * np.int64(max(n_vertices, 1)) + hi) * 2 + forward
-    ordered = np.sort(keys)
-    edge = ordered >> 1
-    starts = np.flatnonzero(np.r_[True, edge[1:] != edge[:-1]])
-    counts = np.diff(np.r_[starts, len(edge)])
-    n_forward = np.add.reduceat(ordered & 1, starts)
-    open_edges = int((counts == 1).sum())
-    nonmanifold = int((counts > 2).sum())
-    # Two triangles sharing an edge must traverse it in opposite directions: one "forward".
-    inconsistent = int(((counts == 2) & (n_forward != 1)).sum())
-    if open_edges:
-        open_keys = edge[starts[counts == 1]]
-        open_mask = np.isin(keys >> 1, open_keys)
-    else:
-        open_mask = np.zeros(len(keys), dtype=bool)
+    (n_open, n_nonmanifold, n_inconsistent), open_mask, adjacency, edges = edge_topology(
+        faces, n_vertices
+    )
     return EdgeReport(
-        open_edges=open_edges,
-        nonmanifold_edges=nonmanifold,
-        inconsistent_edges=inconsistent,
+        open_edges=n_open,
+        nonmanifold_edges=n_nonmanifold,
+        inconsistent_edges=n_inconsistent,
         open_mask=open_mask,
+        adjacency=adjacency,
+        adjacency_edges=edges,
     )
 
 
@@ -151,14 +137,6 @@ def triangle_areas(vertices: FloatArray, faces: IntArray) -> FloatArray:
     """(F,) float: triangle areas, mm^2."""
     tri = vertices[faces]
     return np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1) / 2.0
-
-
-def signed_volume(vertices: FloatArray, faces: IntArray) -> float:
-    """Signed volume enclosed by a closed mesh, mm^3 (positive when normals point outward)."""
-    if len(faces) == 0:
-        return 0.0
-    tri = vertices[faces]
-    return float(np.einsum("ij,ij->i", tri[:, 0], cross(tri[:, 1], tri[:, 2])).sum() / 6.0)
 
 
 def merge_close_vertices(

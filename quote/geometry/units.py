@@ -143,6 +143,10 @@ def check_size(
     """
     ext = np.asarray(extents_mm, dtype=float)
     largest = float(ext.max()) if ext.size else 0.0
+    if MIN_EXTENT_MM <= largest <= MAX_EXTENT_MM and (
+        units_given or units != "mm" or largest >= SUSPECT_BELOW_MM
+    ):
+        return None  # the common case, before any message is put together
     detail = {
         "extents_mm": [round(float(e), 6) for e in ext],
         "largest_mm": round(largest, 6),

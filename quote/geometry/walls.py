@@ -9,6 +9,7 @@ minimum wall. Walls narrower than the sampling density (a few mm^2 of area) can 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from quote.geometry.meshdata import MeshData
 
@@ -37,14 +38,43 @@ def min_wall(
         broken mesh produces.
     """
     eps = 1e-4 * md.scale
-    directions = -normals
-    tri, dist = md.first_hit(points - normals * eps, directions)
-    ok = tri >= 0
-    exit_facing = np.einsum("ij,ij->i", md.normals[np.maximum(tri, 0)], directions) > _EXIT_COS
-    ok &= exit_facing
-    if not ok.any():
+    origins, directions = _inward_rays(points, normals, eps)
+    tri, dist = md.first_hit(origins, directions)
+    i = _thinnest(tri, dist, md.normals, directions, eps)
+    if i < 0:
         return float("inf"), None
-    thickness = np.where(ok, dist + eps, np.inf)
-    i = int(np.argmin(thickness))
     p = points[i]
-    return float(thickness[i]), (float(p[0]), float(p[1]), float(p[2]))
+    return float(dist[i] + eps), (float(p[0]), float(p[1]), float(p[2]))
+
+
+@njit(cache=True, nogil=True)
+def _inward_rays(
+    points: np.ndarray, normals: np.ndarray, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Origins (mm) ``eps`` mm inside the surface and directions along the inward normals,
+    (n, 3) each."""
+    origins = np.empty_like(points)
+    directions = np.empty_like(normals)
+    for i in range(points.shape[0]):
+        for c in range(3):
+            origins[i, c] = points[i, c] - normals[i, c] * eps
+            directions[i, c] = -normals[i, c]
+    return origins, directions
+
+
+@njit(cache=True, nogil=True)
+def _thinnest(
+    tri: np.ndarray, dist: np.ndarray, normals: np.ndarray, directions: np.ndarray, eps: float
+) -> int:
+    """Index of the thinnest wall (distance + ``eps``, mm) among the rays that left through a
+    face within 30 degrees of facing them (the first on ties), -1 when none did."""
+    best, found = np.inf, -1
+    for i in range(len(tri)):
+        t = tri[i]
+        if t < 0 or not dist[i] + eps < best:
+            continue
+        facing = normals[t, 0] * directions[i, 0] + normals[t, 1] * directions[i, 1]
+        facing += normals[t, 2] * directions[i, 2]
+        if facing > _EXIT_COS:
+            best, found = dist[i] + eps, i
+    return found

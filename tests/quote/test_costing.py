@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from quote.catalogs import Catalog, load_catalog
-from quote.costing import estimate, estimate_many, needs_five_axis, plan_process
+from quote.costing import (
+    estimate,
+    estimate_many,
+    estimate_quantities,
+    needs_five_axis,
+    plan_process,
+)
 from quote.errors import (
     IncompatibleFinish,
     InvalidQuantity,
@@ -326,6 +332,26 @@ def test_estimate_many_and_determinism(catalog: Catalog) -> None:
     assert [e.unit_price for e in estimate_many(feats, specs, catalog)] == [
         estimate(feats, s, catalog).unit_price for s in specs
     ]
+
+
+def test_estimate_quantities_is_estimate_at_each_quantity(catalog: Catalog) -> None:
+    # The ladder plans the part once; each quantity must still get its own machine (the Swiss
+    # lathe from 50 pieces, the 5-axis machine once setups dominate) and its own costs.
+    plate = plate_features(catalog)
+    cube = replace(plate_features(catalog, 80, 80, 80, n_holes=0), setups=6,
+                   access_directions=("+X", "-X", "+Y", "-Y", "+Z", "-Z"))  # fmt: skip
+    giant = plate_features(catalog, 4000, 300, 50, n_holes=0)
+    # A pin the Swiss lathe would make cheapest even at 49 pieces, were it allowed below 50.
+    pin = shaft_features(catalog, 10, 30)
+    ladder = (1000, 1, 49, 50, 7, 50, 250)  # unsorted, repeated: answered in this order
+    for feats in (plate, shaft_features(catalog), pin, cube, giant):
+        for s in (spec(), spec("SUS304", finish="passivation", tolerance_mm=0.01)):
+            got = estimate_quantities(feats, s, ladder, catalog)
+            assert got == [estimate(feats, replace(s, quantity=q), catalog) for q in ladder]
+    machines = [e.machine for e in estimate_quantities(pin, spec(), ladder, catalog)]
+    assert machines == ["swiss", "lathe_cnc", "lathe_cnc", "swiss", "lathe_cnc", "swiss", "swiss"]
+    with pytest.raises(InvalidQuantity):
+        estimate_quantities(plate, spec(), (1, 0, 10), catalog)
 
 
 def test_estimate_is_fast(catalog: Catalog) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import trimesh
 from quote.analysis import analysis_from_dict, analyze_part
 from quote.engine import QuoteRequest, quote_analysis
 from quote.errors import InvalidQuantity, InvalidTolerance, UnknownFinish, UnknownMaterial
+from quote.types import as_jsonable
 
 TODAY = date(2026, 11, 26)  # a Thursday
 
@@ -138,6 +140,31 @@ def test_due_date_that_no_tier_meets_is_warned(plate, default_model) -> None:  #
     assert "due_date_not_met" in {w["code"] for w in res["warnings"]}
     later = q(plate, default_model, due_date=date(2027, 3, 1))
     assert "due_date_not_met" not in {w["code"] for w in later["warnings"]}
+
+
+def _plain_json(value: object) -> bool:
+    """Only dict (str keys), list, str, int, float, bool and None, at every depth."""
+    if isinstance(value, dict):
+        return all(type(k) is str and _plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
+    return value is None or type(value) in (str, int, float, bool)
+
+
+def test_quote_is_json_as_built(plate, default_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The engine builds the JSON directly rather than converting at the end: no tuples, dates,
+    # numpy scalars or unrounded floats may slip through.
+    small = trimesh.creation.box(extents=(20.0, 20.0, 20.0))
+    big = trimesh.creation.box(extents=(80.0, 40.0, 30.0)).apply_translation((100.0, 0, 0))
+    trimesh.util.concatenate([small, big]).export(tmp_path / "two.stl")
+    two = analyze_part(tmp_path / "two.stl")
+    for analysis in (plate, two):
+        for kw in ({}, {"material": "SUS304", "tolerance": "0.02", "roughness_ra_um": 0.8,
+                        "finish": "passivation", "due_date": TODAY}):  # fmt: skip
+            res = q(analysis, default_model, **kw)
+            assert _plain_json(res)
+            assert as_jsonable(res) == res  # every float already rounded to 6 digits
+            assert json.loads(json.dumps(res)) == res
 
 
 def test_stored_analysis_quotes_the_same(plate, default_model) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -142,3 +144,24 @@ def test_unchecked_input_path_matches() -> None:
     X, y = _additive_problem(120, 9)
     est = IntervalRegressor(n_estimators=30, prior_columns=(0, 1, 2), random_state=0).fit(X, y)
     np.testing.assert_array_equal(est.predict(X), est.predict(X, check_input=False))
+
+
+def test_predict_is_prior_plus_lightgbm_trees_and_caches_do_not_go_stale() -> None:
+    X, y = _additive_problem(300, 12)
+    est = IntervalRegressor(n_estimators=60, prior_columns=(0, 1, 2), random_state=0).fit(X, y)
+    trees = est.booster_.predict(X, raw_score=True)
+    np.testing.assert_array_equal(est.predict(X), est.base_.predict(X) + trees)
+    quantiles = est.residual_quantiles(0.9)
+    # Nothing derived is pickled: the bytes before and after the caches are filled are equal.
+    blank = IntervalRegressor(n_estimators=60, prior_columns=(0, 1, 2), random_state=0).fit(X, y)
+    assert pickle.dumps(blank) == pickle.dumps(est)
+    # A refit on other data answers from the new trees and residuals, not the cached ones.
+    X2, y2 = _additive_problem(300, 13)
+    est.fit(X2, y2 + 0.5)
+    np.testing.assert_array_equal(
+        est.predict(X), est.base_.predict(X) + est.booster_.predict(X, raw_score=True)
+    )
+    assert est.residual_quantiles(0.9) != quantiles
+    assert est.residual_quantiles(0.9) == IntervalRegressor(
+        n_estimators=60, prior_columns=(0, 1, 2), random_state=0
+    ).fit(X2, y2 + 0.5).residual_quantiles(0.9)

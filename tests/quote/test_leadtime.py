@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -79,3 +79,27 @@ def test_add_business_days_skips_japanese_holidays() -> None:
     assert add_business_days(start, 1, JP_HOLIDAYS) == date(2025, 4, 30)
     assert add_business_days(date(2025, 5, 2), 1, JP_HOLIDAYS) == date(2025, 5, 7)
     assert all(d.year in (2025, 2026) for d in JP_HOLIDAYS)
+
+
+def _one_day_at_a_time(start: date, days: int, holidays: frozenset[date]) -> date:
+    """add_business_days by its definition: step a calendar day at a time."""
+    step = 1 if days >= 0 else -1
+    d = start
+    while d.weekday() >= 5 or d in holidays:
+        d += timedelta(days=step)
+    for _ in range(abs(days)):
+        d += timedelta(days=step)
+        while d.weekday() >= 5 or d in holidays:
+            d += timedelta(days=step)
+    return d
+
+
+def test_add_business_days_matches_stepping_day_by_day() -> None:
+    # Whole weeks are jumped at once when there are no holidays: every weekday start, both
+    # directions, across month and year ends.
+    for offset in range(21):
+        start = date(2025, 12, 15) + timedelta(days=offset)
+        for days in range(-26, 27):
+            for holidays in (frozenset(), JP_HOLIDAYS):
+                expected = _one_day_at_a_time(start, days, holidays)
+                assert add_business_days(start, days, holidays) == expected, (start, days)

@@ -17,6 +17,7 @@ import joblib
 import numpy as np
 import pytest
 
+from quote import featurize
 from quote.analysis import analyze_part
 from quote.catalogs import load_catalog, resolve_tolerance
 from quote.corpus import write_corpus
@@ -195,6 +196,30 @@ def test_unit_price_never_rises_with_quantity(
         for model in (default, shop_model):
             prices = [p.unit_price for p in model.predict(rows)]
             assert all(b <= a + 1e-9 for a, b in zip(prices, prices[1:], strict=False)), prices
+
+
+def test_splitting_some_rows_by_driver_leaves_every_figure_as_it_was(
+    shop_csv: Path, shop_model: QuoteModel, default: QuoteModel
+) -> None:
+    # The engine splits only the asked quantity's price: the other rows skip the SHAP pass
+    # and must come out as they would with it.
+    catalog = load_catalog()
+    feats, spec, _ = _triples(read_history_csv(shop_csv).rows[60:61])[0]
+    ladder = [replace(spec, quantity=q) for q in (1, 5, 10, 50, 100, 500)]
+    rows = [(feats, s, estimate(feats, s, catalog)) for s in ladder]
+    for model in (default, shop_model):
+        full = model.predict(rows)
+        some = model.predict(rows, contributions_for=(2, 4))
+        for i, (a, b) in enumerate(zip(full, some, strict=True)):
+            if i in (2, 4):
+                assert b.contributions == pytest.approx(a.contributions, rel=1e-12)
+                assert b.base_value == pytest.approx(a.base_value, rel=1e-12)
+            else:
+                assert b.contributions == {} and b.base_value == 0.0
+            assert replace(b, contributions=a.contributions, base_value=a.base_value) == a
+        arrays = model.predict_arrays(featurize.build_matrix(rows, catalog), (2, 4))
+        assert np.isnan(arrays["contributions"][[0, 1, 3, 5]]).all()
+        assert np.isfinite(arrays["contributions"][[2, 4]]).all()
 
 
 def test_default_model_is_deterministic(default: QuoteModel) -> None:
