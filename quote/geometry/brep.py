@@ -9,34 +9,38 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from OCP.BRepAdaptor import BRepAdaptor_Surface
-from OCP.BRepTools import BRepTools
-from OCP.GeomAbs import GeomAbs_SurfaceType
-from OCP.gp import gp_Pnt, gp_Vec
-from OCP.TopAbs import TopAbs_FACE, TopAbs_REVERSED
-from OCP.TopExp import TopExp_Explorer
-from OCP.TopoDS import TopoDS
+
+if TYPE_CHECKING:
+    from OCP.gp import gp_Pnt, gp_Vec
+
+# OpenCASCADE is imported when a B-rep is surveyed, not with this module: importing OCP costs
+# ~0.6 s, which a mesh quote from the command line should not pay.
 
 FACE_TYPES = ("plane", "cylinder", "cone", "torus", "sphere", "bspline", "other")
 
-_T = GeomAbs_SurfaceType
-_TYPE_NAMES = {
-    _T.GeomAbs_Plane: "plane",
-    _T.GeomAbs_Cylinder: "cylinder",
-    _T.GeomAbs_Cone: "cone",
-    _T.GeomAbs_Torus: "torus",
-    _T.GeomAbs_Sphere: "sphere",
-    # Free-form and swept surfaces are all "bspline" for costing: they need 3D surfacing.
-    _T.GeomAbs_BSplineSurface: "bspline",
-    _T.GeomAbs_BezierSurface: "bspline",
-    _T.GeomAbs_SurfaceOfRevolution: "bspline",
-    _T.GeomAbs_SurfaceOfExtrusion: "bspline",
-    _T.GeomAbs_OffsetSurface: "bspline",
-    _T.GeomAbs_OtherSurface: "other",
-}
+
+@cache
+def _type_names() -> dict[Any, str]:
+    from OCP.GeomAbs import GeomAbs_SurfaceType as T
+
+    return {
+        T.GeomAbs_Plane: "plane",
+        T.GeomAbs_Cylinder: "cylinder",
+        T.GeomAbs_Cone: "cone",
+        T.GeomAbs_Torus: "torus",
+        T.GeomAbs_Sphere: "sphere",
+        # Free-form and swept surfaces are all "bspline" for costing: they need 3D surfacing.
+        T.GeomAbs_BSplineSurface: "bspline",
+        T.GeomAbs_BezierSurface: "bspline",
+        T.GeomAbs_SurfaceOfRevolution: "bspline",
+        T.GeomAbs_SurfaceOfExtrusion: "bspline",
+        T.GeomAbs_OffsetSurface: "bspline",
+        T.GeomAbs_OtherSurface: "other",
+    }
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,13 @@ class BrepSurvey:
 
 def survey_faces(shape: Any) -> BrepSurvey:
     """Count the faces of ``shape`` (an OCP TopoDS_Shape in mm) by type and read its cylinders."""
+    from OCP.BRepAdaptor import BRepAdaptor_Surface
+    from OCP.gp import gp_Pnt, gp_Vec
+    from OCP.TopAbs import TopAbs_FACE
+    from OCP.TopExp import TopExp_Explorer
+    from OCP.TopoDS import TopoDS
+
+    type_names = _type_names()
     counts = dict.fromkeys(FACE_TYPES, 0)
     rows: list[tuple[float, ...]] = []
     explorer = TopExp_Explorer(shape, TopAbs_FACE)
@@ -80,7 +91,7 @@ def survey_faces(shape: Any) -> BrepSurvey:
         # Unrestricted adaptor: restricting it to the face computes parameter bounds of every
         # face (most of the cost); only cylinders need theirs.
         surf = BRepAdaptor_Surface(face, False)
-        kind = _TYPE_NAMES.get(surf.GetType(), "other")
+        kind = type_names.get(surf.GetType(), "other")
         counts[kind] += 1
         if kind == "cylinder":
             row = _cylinder_row(face, surf, p, du, dv)
@@ -106,6 +117,9 @@ def _cylinder_row(
 
     Plain float arithmetic: numpy's per-call overhead would dominate on a few hundred faces.
     """
+    from OCP.BRepTools import BRepTools
+    from OCP.TopAbs import TopAbs_REVERSED
+
     u0, u1, v0, v1 = BRepTools.UVBounds_s(face)
     if not all(math.isfinite(x) for x in (u0, u1, v0, v1)):
         return None

@@ -26,7 +26,6 @@ import trimesh
 
 from quote.errors import NotASolid
 from quote.geometry import bodies as bodies_mod
-from quote.geometry import step as step_mod
 from quote.geometry.mesh_io import read_mesh
 from quote.geometry.meshdata import vertex_box
 from quote.geometry.preflight import SUPPORTED_SUFFIXES, FileInfo, preflight
@@ -384,6 +383,8 @@ def _mesh_names(
 
 
 def _load_step(info: FileInfo, chosen: str | None) -> LoadedPart:
+    from quote.geometry import step as step_mod  # OCP only for STEP files
+
     step_file = step_mod.read_step(info.path)
     warnings: list[DfmWarning] = []
     if chosen is not None and chosen != step_file.units:
