@@ -9,8 +9,10 @@ The price model reads ``PRICE_COLUMNS``; its prior is the physics unit price spl
 holes, loading, surface finish, inspection, margin; logs of JPY per piece). The lead-time model
 reads ``LEAD_COLUMNS``; its prior is the physics lead-time parts (``LEAD_PRIOR``, logs of
 business days). ``PRICE_LINEAR`` / ``LEAD_LINEAR`` are the columns of a shop model's log-linear
-step. Effects of the overall physics price level are shown under "margin" (a shop's markup
-policy often depends on the size of the job).
+step, ``PRICE_SCALING`` / ``LEAD_SCALING`` those that scale each of its prior parts, and
+``PRICE_EXTRA_CHARGES`` places its charges per lot and per piece. Effects of the overall
+physics price level are shown under "margin" (a shop's markup policy often depends on the size
+of the job).
 
 ``build_matrix`` is on the quote's hot path (about ten rows per quote, one per price break, the
 same part and spec at each quantity): the geometry and spec columns are computed once per part
@@ -220,6 +222,26 @@ LEAD_LINEAR_FEATURES: tuple[str, ...] = (
 )
 PRICE_LINEAR: tuple[int, ...] = tuple(PRICE_COLUMNS.index(_INDEX[n]) for n in LINEAR_FEATURES)
 LEAD_LINEAR: tuple[int, ...] = tuple(LEAD_COLUMNS.index(_INDEX[n]) for n in LEAD_LINEAR_FEATURES)
+
+# What scales each part of a shop model's prior by a power of its own (quantity, tolerance and
+# size): a shop's quantity discount may cover its machining and not its material, its
+# tolerance surcharge its machining and inspection, its machine rate grow with the part.
+SCALING_FEATURES: tuple[str, ...] = (
+    "log_quantity",
+    "log_tolerance_mm",
+    "log_area_cm2",
+    "log_removed_cm3",
+)
+PRICE_SCALING: tuple[int, ...] = tuple(PRICE_COLUMNS.index(_INDEX[n]) for n in SCALING_FEATURES)
+LEAD_SCALING: tuple[int, ...] = tuple(LEAD_COLUMNS.index(_INDEX[n]) for n in SCALING_FEATURES)
+# A shop model's extra charges (IntervalRegressor ``extra_charges``): the log-quantity column
+# in PRICE_COLUMNS, then the prior parts a charge per lot and a charge per piece are shown
+# under (positions in PRIOR_PARTS: per-lot costs are setup's, per-piece overheads margin's).
+PRICE_EXTRA_CHARGES: tuple[int, int, int] = (
+    PRICE_COLUMNS.index(_INDEX["log_quantity"]),
+    list(PRIOR_PARTS).index("setup"),
+    list(PRIOR_PARTS).index("margin"),
+)
 
 
 def price_monotone_constraints() -> tuple[int, ...]:

@@ -33,6 +33,17 @@ from quote.estimators import IntervalRegressor
             n_jobs=1,
             random_state=0,
         ),
+        IntervalRegressor(
+            n_estimators=10,
+            learning_rate=0.3,
+            cv=3,
+            prior_columns=(0,),
+            prior_scaling_columns=(-1,),
+            extra_charges=(-1, 0, 0),
+            linear_columns=(0,),
+            n_jobs=1,
+            random_state=0,
+        ),
     ]
 )
 def test_sklearn_contract(estimator, check):  # type: ignore[no-untyped-def]
@@ -165,3 +176,85 @@ def test_predict_is_prior_plus_lightgbm_trees_and_caches_do_not_go_stale() -> No
     assert est.residual_quantiles(0.9) == IntervalRegressor(
         n_estimators=60, prior_columns=(0, 1, 2), random_state=0
     ).fit(X2, y2 + 0.5).residual_quantiles(0.9)
+
+
+def _scaled_problem(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A shop whose quantity discount covers one cost part only, with a charge per lot.
+
+    Two positive parts ("material" and "machining", JPY) and a quantity q in 1..500; the price
+    is ``1.0 material + 1.5 machining * q^-0.3 + 3000 / q`` with 3% lognormal noise. Returns
+    X (n, 3): logs of the two parts and log q; y = log price.
+    """
+    rng = np.random.default_rng(seed)
+    parts = np.exp(rng.normal([7.0, 7.5], 0.7, size=(n, 2)))
+    log_q = rng.uniform(0.0, np.log(500.0), n)
+    price = parts[:, 0] + 1.5 * parts[:, 1] * np.exp(-0.3 * log_q) + 3000.0 * np.exp(-log_q)
+    y = np.log(price) + rng.normal(0, 0.03, n)
+    return np.column_stack([np.log(parts), log_q]), y
+
+
+def test_scaled_prior_learns_each_parts_own_quantity_curve_and_a_lot_charge() -> None:
+    X, y = _scaled_problem(300, 10)
+    Xte, yte = _scaled_problem(300, 11)
+    kw = dict(n_estimators=1, select_n_estimators=False, prior_columns=(0, 1), cv=2)
+    plain = IntervalRegressor(**kw, linear_columns=(2,), linear_alpha=0.001).fit(X, y)
+    scaled = IntervalRegressor(
+        **kw, prior_scaling_columns=(2,), scaling_ridge=0.01, extra_charges=(2, 0, 1)
+    ).fit(X, y)
+    # Rows: material, machining, charge per lot, charge per piece; per unit of log q.
+    coef = scaled.prior_scaling_coef_[:, 0]
+    np.testing.assert_allclose(coef[:2], [0.0, -0.3], atol=0.05)
+    assert abs(coef[2]) < 0.1  # the lot charge is a lot charge: 1/q, no more
+    # Extra charges are quoted at the mean log quantity; the lot charge is about 3000 JPY.
+    lot, piece = scaled.extra_charges_
+    assert 2500 < lot * np.exp(-coef[2] * X[:, 2].mean()) < 3600 and piece < 100
+    err_plain = np.mean(np.abs(plain.predict(Xte) - yte))
+    err_scaled = np.mean(np.abs(scaled.predict(Xte) - yte))
+    # A common quantity trend cannot price both parts; the scaled prior is near the noise.
+    assert err_scaled < 0.035 < 0.6 * err_plain
+    # Extra charges are reported under the prior parts they are placed in, and all adds up.
+    parts = scaled.prior_parts(Xte[:20])
+    assert parts.shape == (20, 2) and np.all(parts > 0)
+    np.testing.assert_allclose(np.log(parts.sum(axis=1)), scaled.base_.log_prior(Xte[:20]))
+    contrib = scaled.contributions(Xte[:20])
+    np.testing.assert_allclose(contrib.sum(axis=1), scaled.predict(Xte[:20]), atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(prior_scaling_columns=(2,)),  # no prior to scale
+        dict(prior_columns=(0,), prior_scaling_columns=(7,)),
+        dict(prior_columns=(0,), extra_charges=(2, 0, 3)),  # piece part outside the prior
+        dict(prior_columns=(0,), calibrate_prior=False, extra_charges=(2, 0, 0)),
+    ],
+)
+def test_scaling_and_extra_charges_are_validated(kw: dict) -> None:
+    X, y = _scaled_problem(40, 12)
+    with pytest.raises(ValueError):
+        IntervalRegressor(n_estimators=2, cv=2, **kw).fit(X, y)
+
+
+def test_scalings_are_held_at_the_edge_of_the_history() -> None:
+    # Fitted on 1..500 pieces, the machining part's power of quantity says nothing about 50,000:
+    # there it stays at its 500-piece value, while the charge per lot keeps falling as 1/q.
+    X, y = _scaled_problem(300, 13)
+    est = IntervalRegressor(
+        n_estimators=1,
+        select_n_estimators=False,
+        prior_columns=(0, 1),
+        prior_scaling_columns=(2,),
+        extra_charges=(2, 0, 1),
+        linear_columns=(2,),
+        cv=2,
+    ).fit(X, y)
+    edge, beyond = X[:5].copy(), X[:5].copy()
+    edge[:, 2] = X[:, 2].max()
+    beyond[:, 2] = np.log(50_000.0)
+    at_edge, far = est.prior_parts(edge), est.prior_parts(beyond)
+    # Part 1 (machining, plus the piece charge) is unchanged, part 0 (material, plus the lot
+    # charge) falls by the lot charge's share, and the linear step is flat.
+    np.testing.assert_allclose(far[:, 1], at_edge[:, 1], rtol=1e-12)
+    assert np.all(far[:, 0] < at_edge[:, 0])
+    np.testing.assert_allclose(est.base_.linear_terms(beyond), est.base_.linear_terms(edge))
+    assert np.all(est.predict(beyond) <= est.predict(edge) + 1e-12)

@@ -31,6 +31,7 @@ from quote.errors import (
     UnreadablePart,
 )
 from quote.training import (
+    FORMAT_VERSION,
     HISTORY_COLUMNS,
     HistoryRow,
     QuoteModel,
@@ -267,11 +268,15 @@ def test_missing_default_model_says_how_to_build_it(tmp_path: Path) -> None:
         load_default_model(tmp_path / "default.joblib")
 
 
-def test_old_format_is_refused(default: QuoteModel, tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [0, FORMAT_VERSION - 1])
+def test_old_format_is_refused(default: QuoteModel, tmp_path: Path, version: int) -> None:
+    # Format 1 models lack the per-part scalings of format 2's estimators: refused, typed.
     path = tmp_path / "old.joblib"
-    joblib.dump({"format_version": 0, "model": default}, path)
-    with pytest.raises(ModelIncompatible, match="format 0"):
+    joblib.dump({"format_version": version, "model": default}, path)
+    with pytest.raises(ModelIncompatible, match=f"format {version}"):
         load_model(path)
+    with pytest.raises(ModelIncompatible, match="retrain"):
+        model_from_bytes(path.read_bytes())
 
 
 # -- CSV reading ------------------------------------------------------------------------------
