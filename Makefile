@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(MODEL): $(STAMP)
+# Rebuilt when the code that defines the model or its training data changes (a model saved by
+# an older format is refused at load, so `make run` must not keep a stale one).
+MODEL_SOURCES := quote/training.py quote/estimators.py quote/featurize.py quote/costing.py quote/corpus.py
+$(MODEL): $(STAMP) $(MODEL_SOURCES)
 	$(BIN)/mitsumori model build-default --out $(MODEL)
 
 # The default supplier ranker, trained on the seeded marketplace simulator (about 5 s).
