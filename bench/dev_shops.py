@@ -54,6 +54,7 @@ from accuracy import (  # noqa: E402
     _triples,
     baseline_predictions,
     figures,
+    shop_geometry,
 )
 
 from quote import featurize  # noqa: E402
@@ -117,21 +118,16 @@ class Geometry:
 
 
 def measure(mesh: trimesh.Trimesh) -> Geometry:
-    ext = tuple(float(v) for v in sorted(mesh.extents, reverse=True))
-    genus = max(0, int(round((2 - mesh.euler_number) / 2)))
-    x, y, z = (float(v) for v in mesh.extents)
-    diameter = length = 0.0
-    for a, b, c in ((x, y, z), (x, z, y), (y, z, x)):
-        if abs(a - b) <= 0.01 * max(a, b) and mesh.volume / (math.pi / 4 * a * a * c) > 0.45:
-            diameter, length = max(a, b), c
+    """Shop K's measurements (``accuracy.shop_geometry``) plus the convex hull's volume."""
+    g = shop_geometry(mesh)
     return Geometry(
-        ext,  # type: ignore[arg-type]
-        float(mesh.volume) / 1e3,
-        float(mesh.area) / 1e2,
-        genus,
+        g.extents,
+        g.volume_cm3,
+        g.area_cm2,
+        g.through_holes,
         float(mesh.convex_hull.volume) / 1e3,
-        diameter,
-        length,
+        g.round_diameter,
+        g.round_length,
     )
 
 
