@@ -8,7 +8,7 @@ RANKER := data/models/ranker.joblib
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install model lint bench clean web browser
+.PHONY: run test install kernels model lint bench clean web browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,14 +18,27 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# numba caches a compiled kernel beside its source and checks only that file for changes, not
+# the helpers it inlines from other modules: when any kernel source changes, every cached kernel
+# is dropped (keyed on a hash of the sources; numba recompiles on first use, ~30 s).
+KERNEL_SOURCES := $(shell grep -rl --include='*.py' 'njit' quote matching platform_api 2>/dev/null | sort)
+KERNEL_KEY := $(shell cat $(KERNEL_SOURCES) /dev/null | sha256sum | cut -c1-16)
+NUMBA_STAMP := $(VENV)/.numba-$(KERNEL_KEY)
+$(NUMBA_STAMP): $(STAMP)
+	find quote matching platform_api -path '*/__pycache__/*' \( -name '*.nbi' -o -name '*.nbc' \) -delete
+	rm -f $(VENV)/.numba-*
+	touch $@
+
+kernels: $(NUMBA_STAMP)
+
 # Rebuilt when the code that defines the model or its training data changes (a model saved by
 # an older format is refused at load, so `make run` must not keep a stale one).
 MODEL_SOURCES := quote/training.py quote/estimators.py quote/featurize.py quote/costing.py quote/corpus.py
-$(MODEL): $(STAMP) $(MODEL_SOURCES)
+$(MODEL): $(STAMP) $(MODEL_SOURCES) | $(NUMBA_STAMP)
 	$(BIN)/mitsumori model build-default --out $(MODEL)
 
 # The default supplier ranker, trained on the seeded marketplace simulator (about 5 s).
-$(RANKER): $(STAMP)
+$(RANKER): $(STAMP) | $(NUMBA_STAMP)
 	$(BIN)/mitsumori ranker build --out $(RANKER)
 
 model: $(MODEL) $(RANKER)
@@ -46,12 +59,12 @@ browser:
 
 # MITSUMORI_DEMO_PUBLISHER=1: the demo machines report live over MQTT (a publisher thread in
 # the server, which stops with it).
-run: $(STAMP) $(MODEL) $(RANKER) web
+run: $(STAMP) $(NUMBA_STAMP) $(MODEL) $(RANKER) web
 	$(BIN)/mitsumori db upgrade
 	$(BIN)/mitsumori demo seed --if-empty
 	MITSUMORI_DEMO_PUBLISHER=1 $(BIN)/mitsumori serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(MODEL) $(RANKER) web browser
+test: $(STAMP) $(NUMBA_STAMP) $(MODEL) $(RANKER) web browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -11,10 +11,9 @@ Two sources give the same table:
   dominant directions of ``n1 x n2`` over smoothly curved edges (the axis of any cylinder).
 
 The loops over edges, patches and vertices are numba kernels (numpy's per-call overhead on
-arrays of a few thousand rows cost ten times the arithmetic); they round every sum and product
-as the numpy code they replaced did (``numpy_dots``), so the fitted values are unchanged to the
-bit (the 3 x 3 solves too, ``numpy_linalg3``); numpy's arctan2 stays a numpy call for that
-reason.
+arrays of a few thousand rows cost ten times the arithmetic). Their results are compared with
+answers known by construction within named tolerances (``tests/quote/test_cylinders.py``),
+never bit for bit: another CPU or BLAS may round a product differently.
 """
 
 from __future__ import annotations
@@ -26,9 +25,6 @@ from numba import njit
 
 from quote.geometry.brep import CylinderFaces
 from quote.geometry.meshdata import MeshData
-from quote.geometry.numpy_dots import dot_einsum, dot_gemm, dot_gemv
-from quote.geometry.numpy_linalg3 import det3, solve3
-from quote.geometry.sorting import radix_argsort
 from quote.geometry.union_find import component_labels
 
 FloatArray = np.ndarray
@@ -292,7 +288,7 @@ def _dominant_axes(cross_dirs: FloatArray, base: FloatArray) -> FloatArray:
         x, y, z = _canonical(cross_dirs[i, 0], cross_dirs[i, 1], cross_dirs[i, 2])
         off_base = True
         for j in range(len(base)):
-            if abs(dot_gemm(x, y, z, base[j, 0], base[j, 1], base[j, 2])) > _AXIS_COS:
+            if abs(x * base[j, 0] + y * base[j, 1] + z * base[j, 2]) > _AXIS_COS:
                 off_base = False
         if off_base:
             folded[m, 0], folded[m, 1], folded[m, 2] = x, y, z
@@ -307,7 +303,7 @@ def _dominant_axes(cross_dirs: FloatArray, base: FloatArray) -> FloatArray:
         q1 = np.int64(np.rint(c[i, 1] * 20.0)) + 20
         q2 = np.int64(np.rint(c[i, 2] * 20.0)) + 20
         keys[i] = (q0 * 41 + q1) * 41 + q2
-    by_key = radix_argsort(keys)
+    by_key = np.argsort(keys, kind="mergesort")
     cell = np.empty(m, dtype=np.int64)
     counts = np.zeros(m, dtype=np.int64)
     n_cells = 0
@@ -347,7 +343,7 @@ def _dominant_axes(cross_dirs: FloatArray, base: FloatArray) -> FloatArray:
         sx, sy, sz = sx / norm, sy / norm, sz / norm
         ax, ay, az, na = 0.0, 0.0, 0.0, 0
         for i in range(m):
-            if free[i] and abs(dot_gemv(c[i, 0], c[i, 1], c[i, 2], sx, sy, sz)) > _ABSORB_COS:
+            if free[i] and abs(c[i, 0] * sx + c[i, 1] * sy + c[i, 2] * sz) > _ABSORB_COS:
                 ax += c[i, 0]
                 ay += c[i, 1]
                 az += c[i, 2]
@@ -411,7 +407,7 @@ def _patches(
         # The candidate axis n1 x n2 is most parallel to (the first on ties, as np.argmax).
         best, k = -1.0, 0
         for j in range(na):
-            d = abs(dot_gemm(c[i, 0], c[i, 1], c[i, 2], axes[j, 0], axes[j, 1], axes[j, 2]))
+            d = abs(c[i, 0] * axes[j, 0] + c[i, 1] * axes[j, 1] + c[i, 2] * axes[j, 2])
             if d > best:
                 best, k = d, j
         ax[i] = k
@@ -420,8 +416,8 @@ def _patches(
         n0, n1 = normals[f0], normals[f1]
         ok[i] = (
             best > _AXIS_COS
-            and abs(dot_einsum(n0[0], n0[1], n0[2], a[0], a[1], a[2])) < _PERP_TOL
-            and abs(dot_einsum(n1[0], n1[1], n1[2], a[0], a[1], a[2])) < _PERP_TOL
+            and abs(n0[0] * a[0] + n0[1] * a[1] + n0[2] * a[2]) < _PERP_TOL
+            and abs(n1[0] * a[0] + n1[1] * a[1] + n1[2] * a[2]) < _PERP_TOL
         )
         # Width of each facet across the axis (along its tangent a x n): neighbours on one
         # cylinder are alike, a wall tangent to a fillet is much wider than the fillet's facets.
@@ -559,9 +555,9 @@ def _canonical(x: float, y: float, z: float) -> tuple[float, float, float]:
 @njit(cache=True, nogil=True, inline="always")
 def _width(tri: FloatArray, d: tuple[float, float, float]) -> float:
     """Extent of a (3, 3) triangle along direction d (max - min of its corners' d . p)."""
-    p0 = dot_einsum(tri[0, 0], tri[0, 1], tri[0, 2], d[0], d[1], d[2])
-    p1 = dot_einsum(tri[1, 0], tri[1, 1], tri[1, 2], d[0], d[1], d[2])
-    p2 = dot_einsum(tri[2, 0], tri[2, 1], tri[2, 2], d[0], d[1], d[2])
+    p0 = tri[0, 0] * d[0] + tri[0, 1] * d[1] + tri[0, 2] * d[2]
+    p1 = tri[1, 0] * d[0] + tri[1, 1] * d[1] + tri[1, 2] * d[2]
+    p2 = tri[2, 0] * d[0] + tri[2, 1] * d[1] + tri[2, 2] * d[2]
     return max(max(p0, p1), p2) - min(min(p0, p1), p2)
 
 
@@ -585,7 +581,6 @@ def _fit_patches(
     )
     if len(faces_idx) == 0:
         return Cylinders.empty(), np.full(len(md.faces), -1, dtype=np.int64)
-    # numpy's arctan2 (vectorised, not the C library's) for the same bits as before.
     theta = np.arctan2(dy, dx) % TWO_PI
     face_label, axis, origin, radius, t0, t1, coverage, concave, area = _circle_features(
         lab,
@@ -717,9 +712,9 @@ def _fit_circles(
     my = np.zeros(k)
     for i in range(n):
         g, p = lab[i], vertices[vert[i]]
-        x[i] = dot_einsum(p[0], p[1], p[2], u[g, 0], u[g, 1], u[g, 2])
-        y[i] = dot_einsum(p[0], p[1], p[2], v[g, 0], v[g, 1], v[g, 2])
-        t[i] = dot_einsum(p[0], p[1], p[2], comp_axes[g, 0], comp_axes[g, 1], comp_axes[g, 2])
+        x[i] = p[0] * u[g, 0] + p[1] * u[g, 1] + p[2] * u[g, 2]
+        y[i] = p[0] * v[g, 0] + p[1] * v[g, 1] + p[2] * v[g, 2]
+        t[i] = p[0] * comp_axes[g, 0] + p[1] * comp_axes[g, 1] + p[2] * comp_axes[g, 2]
         cnt[g] += 1.0
         mx[g] += x[i]
         my[g] += y[i]
@@ -756,10 +751,10 @@ def _fit_circles(
         # Collinear points (a flat strip) make the equations singular.
         mean_z = max(sz[g] / cnt[g], 1e-30)
         scale4 = mean_z * mean_z * (cnt[g] * cnt[g] * cnt[g])
-        good[g] = cnt[g] >= 3 and abs(det3(m[g])) > 1e-12 * scale4
+        good[g] = cnt[g] >= 3 and abs(np.linalg.det(m[g])) > 1e-12 * scale4
         d, e, f = 0.0, 0.0, 0.0
         if good[g]:
-            d, e, f = solve3(m[g], rhs[g])
+            d, e, f = np.linalg.solve(m[g], rhs[g])
         cx[g], cy[g] = -d / 2.0, -e / 2.0
         r2 = cx[g] * cx[g] + cy[g] * cy[g] - f
         good[g] = good[g] and r2 > 0
@@ -849,10 +844,10 @@ def _circle_features(
         rx = centroids[f, 0] - origin[g, 0]
         ry = centroids[f, 1] - origin[g, 1]
         rz = centroids[f, 2] - origin[g, 2]
-        along = dot_einsum(rx, ry, rz, a[0], a[1], a[2])
+        along = rx * a[0] + ry * a[1] + rz * a[2]
         rx, ry, rz = rx - along * a[0], ry - along * a[1], rz - along * a[2]
         nf = normals[f]
-        facing[g] += dot_einsum(nf[0], nf[1], nf[2], rx, ry, rz) * areas[f]
+        facing[g] += (nf[0] * rx + nf[1] * ry + nf[2] * rz) * areas[f]
     remap = np.full(k, -1, dtype=np.int64)
     n_good = 0
     for g in range(k):

@@ -33,9 +33,6 @@ import numpy as np
 from numba import njit
 from scipy.spatial import ConvexHull, QhullError
 
-from quote.geometry.numpy_dots import dot_gemm, dot_gemv, fma
-from quote.geometry.sorting import radix_argsort
-
 FloatArray = np.ndarray
 
 _AXIS_ALIGNED_PREFERENCE = 0.995
@@ -328,7 +325,7 @@ def _outside(vertices: FloatArray, equations: FloatArray, tol: float) -> FloatAr
         x, y, z = vertices[i, 0], vertices[i, 1], vertices[i, 2]
         for f in range(len(equations)):
             e = equations[f]
-            if dot_gemm(x, y, z, e[0], e[1], e[2]) + e[3] > -tol:
+            if (x * e[0] + y * e[1] + z * e[2]) + e[3] > -tol:
                 keep[i] = True
                 break
     return vertices[keep]
@@ -396,7 +393,7 @@ def _major_normals(normals: FloatArray, areas: FloatArray) -> FloatArray:
         q2 = np.int64(np.rint(z * 100.0)) + 100
         keys[i] = (q0 * 201 + q1) * 201 + q2
     # Cells numbered in key order (np.unique), their areas summed in face order (np.bincount).
-    by_key = radix_argsort(keys)
+    by_key = np.argsort(keys, kind="mergesort")
     cell = np.empty(nf, dtype=np.int64)
     n_cells = 0
     for j in range(nf):
@@ -430,7 +427,7 @@ def _major_normals(normals: FloatArray, areas: FloatArray) -> FloatArray:
     dirs = np.zeros((n_major, 3))
     for j in range(n_major):
         g = top[j]
-        # Summed in face order, as numpy sums a column of (members, 3).
+        # Area-weighted mean direction of the cell.
         sx, sy, sz = 0.0, 0.0, 0.0
         for i in range(nf):
             if cell[i] == g:
@@ -447,7 +444,7 @@ def _best_rotation(pts: FloatArray, directions: FloatArray) -> tuple[FloatArray,
     best: tuple[FloatArray, float] | None = None
     for n in directions:
         nx, ny, nz = float(n[0]), float(n[1]), float(n[2])
-        # u = n x helper, v = n x u (np.cross's formulas, so the same bits).
+        # u = n x helper, v = n x u.
         hx, hy, hz = (1.0, 0.0, 0.0) if abs(nx) < 0.9 else (0.0, 1.0, 0.0)
         ux, uy, uz = ny * hz - nz * hy, nz * hx - nx * hz, nx * hy - ny * hx
         norm = math.sqrt(ux * ux + uy * uy + uz * uz)
@@ -484,9 +481,9 @@ def _project(
     lo, hi = np.inf, -np.inf
     for i in range(len(pts)):
         x, y, z = pts[i, 0], pts[i, 1], pts[i, 2]
-        flat[i, 0] = dot_gemv(x, y, z, ux, uy, uz)
-        flat[i, 1] = dot_gemv(x, y, z, vx, vy, vz)
-        h = dot_gemv(x, y, z, nx, ny, nz)
+        flat[i, 0] = x * ux + y * uy + z * uz
+        flat[i, 1] = x * vx + y * vy + z * vz
+        h = x * nx + y * ny + z * nz
         lo, hi = min(lo, h), max(hi, h)
     return flat, hi - lo
 
@@ -530,8 +527,8 @@ def _smallest_rectangle(ring: FloatArray, c: FloatArray, s: FloatArray) -> tuple
         x_lo, x_hi, y_lo, y_hi = np.inf, -np.inf, np.inf, -np.inf
         for i in range(len(ring)):
             # ring @ [[c], [s]] and ring @ [[-s], [c]]: numpy's gemm, one fused chain each.
-            x = fma(ring[i, 1], s[e], ring[i, 0] * c[e])
-            y = fma(ring[i, 1], c[e], ring[i, 0] * -s[e])
+            x = ring[i, 1] * s[e] + ring[i, 0] * c[e]
+            y = ring[i, 1] * c[e] - ring[i, 0] * s[e]
             x_lo, x_hi = min(x_lo, x), max(x_hi, x)
             y_lo, y_hi = min(y_lo, y), max(y_hi, y)
         area = (x_hi - x_lo) * (y_hi - y_lo)

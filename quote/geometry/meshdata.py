@@ -7,10 +7,10 @@ cached property re-hashes the mesh on access).
 
 On meshes of a few thousand triangles numpy's per-call overhead (1-3 us a call, dozens of calls)
 costs more than the arithmetic, so the per-triangle and per-edge arrays come out of a few
-compiled passes (numba), with the same bits as the numpy expressions they replace (products of
-3-vectors summed in numpy's order, see ``numpy_dots``). Ray queries go to Embree 4 (the library
-the ``embreex`` wheel ships) directly: the scene is handed our arrays through Embree's C API and
-the rays are cast from a compiled loop.
+compiled passes (numba). They are plain loops, so their results do not depend on the BLAS
+build (only numpy's own vectorised calls may differ by an ulp between machines). Ray queries go
+to Embree 4 (the library the ``embreex`` wheel ships) directly: the scene is handed our arrays
+through Embree's C API and the rays are cast from a compiled loop.
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ from typing import Any
 import numpy as np
 import trimesh
 from numba import njit, types
-
-from quote.geometry.numpy_dots import dot_einsum
-from quote.geometry.union_find import component_labels
 
 FloatArray = np.ndarray
 IntArray = np.ndarray
@@ -52,8 +49,8 @@ def cross(a: FloatArray, b: FloatArray) -> FloatArray:
 def row_norm(a: FloatArray) -> FloatArray:
     """(n,) Euclidean norms of the rows of an (n, 3) array.
 
-    The same bits as ``np.linalg.norm(a, axis=1)`` (the squares are summed in the same
-    order) at a third of the cost: numpy reductions along a length-3 axis are slow.
+    ``np.linalg.norm(a, axis=1)`` at a third of the cost: numpy reductions along a length-3
+    axis are slow.
     """
     x, y, z = a[:, 0], a[:, 1], a[:, 2]
     return np.sqrt(x * x + y * y + z * z)
@@ -80,28 +77,6 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
     return ordered[keep]
-
-
-def connected_labels(n: int, a: IntArray, b: IntArray) -> tuple[int, IntArray]:
-    """Connected components of the graph on nodes 0..n-1 with edges (a[i], b[i]).
-
-    The same labels as scipy's ``connected_components(..., directed=False)`` (components
-    numbered by their smallest node), by one compiled union-find pass
-    (``union_find.component_labels``).
-
-    Returns
-    -------
-    count : int
-        Number of components.
-    labels : (n,) int
-        Component of each node.
-    """
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    if len(a) and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= n):
-        raise IndexError(f"edge end outside the {n} nodes")
-    count, labels = component_labels(n, a, b, np.ones(len(a), dtype=np.bool_))
-    return int(count), labels
 
 
 @dataclass
@@ -443,18 +418,17 @@ def _adjacency_arrays(
     convex = np.empty(ne, dtype=np.bool_)
     for e in range(ne):
         a, b = adjacency[e, 0], adjacency[e, 1]
-        cos[e] = dot_einsum(
-            normals[a, 0], normals[a, 1], normals[a, 2], normals[b, 0], normals[b, 1], normals[b, 2]
+        cos[e] = (
+            normals[a, 0] * normals[b, 0]
+            + normals[a, 1] * normals[b, 1]
+            + normals[a, 2] * normals[b, 2]
         )
         far = faces[b, 0] + faces[b, 1] + faces[b, 2] - edges[e, 0] - edges[e, 1]
         p = edges[e, 0]
-        height = dot_einsum(
-            vertices[far, 0] - vertices[p, 0],
-            vertices[far, 1] - vertices[p, 1],
-            vertices[far, 2] - vertices[p, 2],
-            normals[a, 0],
-            normals[a, 1],
-            normals[a, 2],
+        height = (
+            (vertices[far, 0] - vertices[p, 0]) * normals[a, 0]
+            + (vertices[far, 1] - vertices[p, 1]) * normals[a, 1]
+            + (vertices[far, 2] - vertices[p, 2]) * normals[a, 2]
         )
         convex[e] = height <= 0.0
     return cos, convex
@@ -529,13 +503,10 @@ def _volume_terms(vertices: FloatArray, faces: IntArray) -> FloatArray:
         p, q, r = faces[f, 0], faces[f, 1], faces[f, 2]
         ax, ay, az = vertices[q, 0], vertices[q, 1], vertices[q, 2]
         bx, by, bz = vertices[r, 0], vertices[r, 1], vertices[r, 2]
-        out[f] = dot_einsum(
-            vertices[p, 0],
-            vertices[p, 1],
-            vertices[p, 2],
-            ay * bz - az * by,
-            az * bx - ax * bz,
-            ax * by - ay * bx,
+        out[f] = (
+            vertices[p, 0] * (ay * bz - az * by)
+            + vertices[p, 1] * (az * bx - ax * bz)
+            + vertices[p, 2] * (ax * by - ay * bx)
         )
     return out
 

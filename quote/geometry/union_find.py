@@ -1,12 +1,15 @@
 """Connected components of small graphs by union-find, for the numba kernels of the feature
-modules (``faces``, ``cylinders``), which label their triangle graphs inside one compiled call.
+modules (``faces``, ``cylinders``, ``bodies``), which label their triangle graphs inside one
+compiled call.
 
-The labels are those of ``meshdata.connected_labels`` (and of scipy's ``connected_components``):
-components numbered 0..k-1 in the order of their smallest node.
+The labels are those of scipy's ``connected_components`` (``tests/quote/test_union_find.py``):
+components numbered 0..k-1 in the order of their smallest node. scipy cannot be called from
+inside a kernel, and from outside it costs ~10x more: on a 3.5k-triangle STL, 34 us here
+against 367 us for scipy's ``connected_components`` and 317 us for trimesh's
+``connected_component_labels`` (the whole mesh quote takes ~3 ms).
 
-numba caches each kernel with the code of the functions it calls but checks only the kernel's own
-source file for changes: after editing this module, delete the ``__pycache__/*.nb*`` files of
-the modules that import it (a fresh checkout has none).
+numba checks only a kernel's own source file for changes; ``make`` clears the kernel caches
+whenever any kernel source changes (the Makefile's ``NUMBA_STAMP``).
 """
 
 from __future__ import annotations

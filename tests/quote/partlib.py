@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import trimesh
 from build123d import (
     Axis,
     Box,
@@ -187,3 +188,22 @@ def write_part(name: str, directory: Path, fmt: str) -> Path:
     else:
         raise ValueError(fmt)
     return path
+
+
+# A turn about an oblique axis: no face of a rotated copy is parallel to a coordinate plane.
+OBLIQUE_TURN = ((1.0, 2.0, 3.0), 0.5)
+
+
+def known_meshes(directory: Path) -> dict[str, trimesh.Trimesh]:
+    """Every known part as the mesh loader hands it on, and a copy of each turned by
+    ``OBLIQUE_TURN`` (named ``<name>_rotated``): features must not depend on the pose."""
+    from quote.geometry.loading import load_part
+
+    axis, angle = OBLIQUE_TURN
+    turn = trimesh.transformations.rotation_matrix(angle, axis)
+    out: dict[str, trimesh.Trimesh] = {}
+    for name in KNOWN:
+        mesh = load_part(write_part(name, directory, "stl")).bodies[0].mesh
+        out[name] = mesh
+        out[name + "_rotated"] = mesh.copy().apply_transform(turn)
+    return out

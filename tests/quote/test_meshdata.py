@@ -1,8 +1,9 @@
 """The shared mesh arrays and ray queries: the compiled passes give numpy's (and trimesh's) results.
 
 ``MeshData``'s arrays, the edge topology and the Embree scene are checked against the plain
-numpy expressions and trimesh's own implementations they replace, bit for bit, on generated
-parts, real files and small hand-made meshes with holes, duplicated and flipped triangles.
+numpy expressions and trimesh's own implementations they replace (floats within named
+tolerances, integer topology exactly) on generated parts, real files and small hand-made meshes
+with holes, duplicated and flipped triangles.
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ import pytest
 import trimesh
 from embreex import rtcore_scene
 from embreex.mesh_construction import TriangleMesh
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from quote.geometry.loading import load_part
 from quote.geometry.meshdata import (
     MeshData,
-    connected_labels,
     edge_topology,
     face_adjacency,
     sample_surface,
@@ -30,6 +28,12 @@ from tests.conftest import SHARED_PARTS
 from tests.quote.partlib import write_part
 
 REAL_MESHES = ("plate_holes.STL", "idler_riser.STL", "round.stl")
+# Float arrays agree with numpy's to a few ulps (numpy's einsum and BLAS round in their own
+# order, which differs between CPUs): relative, and absolute in units of the part's size.
+FLOAT_RTOL = 1e-12
+FLOAT_ATOL_PER_MM = 1e-12
+# arccos near 0 turns an ulp of the cosine into ~1e-8 rad: dihedral angles within this.
+ANGLE_ATOL_RAD = 1e-7
 
 
 def _real(name: str) -> Path:
@@ -51,8 +55,9 @@ def meshes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, trimesh.Trimes
     return out
 
 
-def _numpy_arrays(mesh: trimesh.Trimesh) -> dict[str, np.ndarray]:
-    """The arrays as MeshData computed them with numpy before its compiled passes."""
+def _numpy_arrays(mesh: trimesh.Trimesh) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The arrays as MeshData computed them with numpy before its compiled passes, and the
+    height of each adjacent pair's far vertex over the first face (the convexity test)."""
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     faces = np.asarray(mesh.faces, dtype=np.int64)
     tri = vertices[faces]
@@ -82,7 +87,7 @@ def _numpy_arrays(mesh: trimesh.Trimesh) -> dict[str, np.ndarray]:
         ),
         axis=-1,
     )
-    return {
+    arrays = {
         "triangles": tri,
         "normals": normals,
         "areas": d / 2.0,
@@ -94,16 +99,29 @@ def _numpy_arrays(mesh: trimesh.Trimesh) -> dict[str, np.ndarray]:
         "scale": np.float64(np.linalg.norm(vertices.max(axis=0) - vertices.min(axis=0))),
         "volume": np.float64(np.einsum("ij,ij->i", tri[:, 0], cross12).sum() / 6.0),
     }
+    return arrays, height
 
 
-def test_meshdata_arrays_are_numpys_bit_for_bit(meshes: dict[str, trimesh.Trimesh]) -> None:
+def test_meshdata_arrays_are_numpys(meshes: dict[str, trimesh.Trimesh]) -> None:
     for name, mesh in meshes.items():
         md = MeshData.from_trimesh(mesh)
-        expected = _numpy_arrays(mesh)
-        got = {key: getattr(md, key) for key in expected}
+        expected, height = _numpy_arrays(mesh)
+        atol = FLOAT_ATOL_PER_MM * float(expected["scale"])
         for key, want in expected.items():
-            assert np.array_equal(np.asarray(got[key]), want), (name, key)
-            assert np.asarray(got[key]).shape == np.shape(want), (name, key)
+            got = np.asarray(getattr(md, key))
+            assert got.shape == np.shape(want), (name, key)
+            if key == "adjacency_convex":
+                # A flat edge (height ~ 0) may fall either side on another CPU.
+                clear = np.abs(height) > atol * 1e3
+                assert np.array_equal(got[clear], want[clear]), (name, key)
+            elif key == "adjacency_angles":
+                np.testing.assert_allclose(got, want, rtol=0, atol=ANGLE_ATOL_RAD, err_msg=name)
+            elif np.issubdtype(got.dtype, np.floating):
+                np.testing.assert_allclose(
+                    got, want, rtol=FLOAT_RTOL, atol=atol, err_msg=f"{name}: {key}"
+                )
+            else:
+                assert np.array_equal(got, want), (name, key)
 
 
 def test_adjacency_handed_on_by_the_loader_is_the_meshs(
@@ -178,18 +196,6 @@ def test_face_adjacency_with_a_large_fan_matches_trimesh() -> None:
     pairs, edges = face_adjacency(cone.faces, len(cone.vertices))
     assert np.array_equal(pairs, cone.face_adjacency)
     assert np.array_equal(edges, cone.face_adjacency_edges)
-
-
-def test_connected_labels_match_scipy() -> None:
-    rng = np.random.default_rng(7)
-    for n, m in ((1, 0), (50, 10), (500, 300), (2000, 1900)):
-        a, b = rng.integers(0, n, m), rng.integers(0, n, m)
-        count, labels = connected_labels(n, a, b)
-        graph = coo_matrix((np.ones(m), (a, b)), shape=(n, n))
-        want_count, want = connected_components(graph, directed=False)
-        assert count == want_count and np.array_equal(labels, want)
-    with pytest.raises(IndexError):
-        connected_labels(3, np.array([0]), np.array([3]))
 
 
 def test_signed_volume_matches_trimesh(meshes: dict[str, trimesh.Trimesh]) -> None:
