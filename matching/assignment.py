@@ -149,7 +149,11 @@ def assign_rfqs(
             cost[i, pos[s.shop_id]] = -zz
     h = [float(hours[r]) for r in rfq_ids]
     cap = [float(capacity.get(s, 0.0)) for s in shop_ids]
-    pick = assign_hours(cost, h, cap, unassigned_cost=unassigned_cost) if rfq_ids else []
+    pick = (
+        assign_hours(cost, h, cap, unassigned_cost=unassigned_cost)
+        if rfq_ids
+        else np.empty(0, dtype=np.int64)
+    )
     shop_for: dict[str, str | None] = {}
     load: dict[str, float] = {}
     total = 0.0

@@ -475,12 +475,12 @@ def forecast_error(
     split: datetime,
     horizon_days: int = 7,
     tz: str = DEFAULT_TZ,
-    **learn_kwargs: float,
+    half_life_days: float = 28.0,
 ) -> ForecastError:
     """Learn the load from spans before ``split``, score it on the next ``horizon_days``."""
     zone = ZoneInfo(tz)
     train = [StateSpan(s.start, min(s.end, split), s.state) for s in spans if s.start < split]
-    prof = learn_load(train, now=split, tz=tz, **learn_kwargs)
+    prof = learn_load(train, now=split, tz=tz, half_life_days=half_life_days)
     end = split + timedelta(days=horizon_days)
     n_slots = horizon_days * 24 + 2
     busy = np.zeros(n_slots)

@@ -644,9 +644,10 @@ class IntervalRegressor(RegressorMixin, BaseEstimator):
 
     def residual_quantiles(self, coverage: float = 0.9) -> tuple[float, float]:
         """(low, high) offsets added to a prediction for a conformal interval of ``coverage``."""
-        residuals = getattr(self, "residuals_", None)
+        residuals: np.ndarray | None = getattr(self, "residuals_", None)
         if residuals is None:
             check_is_fitted(self, "residuals_")  # raises NotFittedError
+            raise AssertionError("not reached: check_is_fitted raised")
         if not 0.0 < coverage < 1.0:
             raise ValueError(f"coverage must be in (0, 1), got {coverage}")
         # Every quote asks for the same coverages of the same residuals: sort them once per fit
@@ -654,9 +655,10 @@ class IntervalRegressor(RegressorMixin, BaseEstimator):
         cached = _QUANTILES.get(self)
         if cached is None or cached[0] is not residuals:
             cached = _QUANTILES[self] = (residuals, {})
-        if coverage not in cached[1]:
-            cached[1][coverage] = _conformal_quantiles(residuals, coverage)
-        return cached[1][coverage]
+        by_coverage = cached[1]
+        if coverage not in by_coverage:
+            by_coverage[coverage] = _conformal_quantiles(cached[0], coverage)
+        return by_coverage[coverage]
 
     def predict_interval(self, X: Any, coverage: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Conformal interval (low, high) of nominal ``coverage``, each shape (n_samples,)."""

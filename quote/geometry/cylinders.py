@@ -672,9 +672,9 @@ def _fit_circles(
     for g in range(k):
         a = comp_axes[g]
         helper = np.array([1.0, 0.0, 0.0]) if abs(a[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-        x, y, z = _cross(a, helper)
-        norm = np.sqrt(x * x + y * y + z * z)
-        u[g, 0], u[g, 1], u[g, 2] = x / norm, y / norm, z / norm
+        wx, wy, wz = _cross(a, helper)
+        norm = np.sqrt(wx * wx + wy * wy + wz * wz)
+        u[g, 0], u[g, 1], u[g, 2] = wx / norm, wy / norm, wz / norm
         v[g, 0], v[g, 1], v[g, 2] = _cross(a, u[g])
     # Distinct (patch, vertex) pairs, sorted by patch then vertex: shared vertices counted
     # once per patch. The nodes are bucketed by patch, then each patch's vertices sorted.

@@ -64,7 +64,7 @@ def _clean_name(name: object) -> str | None:
     return name
 
 
-def _declared_units(loaded: trimesh.Trimesh | trimesh.Scene) -> str | None:
+def _declared_units(loaded: trimesh.parent.Geometry) -> str | None:
     candidates = [getattr(loaded, "units", None), loaded.metadata.get("units")]
     if isinstance(loaded, trimesh.Scene):
         candidates += [g.metadata.get("units") for g in loaded.geometry.values()]
@@ -342,8 +342,8 @@ def _merge_grid_points(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _grid(x: float, per_unit: float) -> int:
+def _grid(x: float, per_unit: float) -> np.int64:
     """``np.round(x * per_unit).astype(np.int64)`` for one coordinate (numpy's cast gives the
     smallest int64 for values outside the range, on x86)."""
     r = np.rint(x * per_unit)
-    return np.int64(r) if -9.2e18 < r < 9.2e18 else np.iinfo(np.int64).min
+    return np.int64(r) if -9.2e18 < r < 9.2e18 else np.int64(np.iinfo(np.int64).min)

@@ -751,7 +751,8 @@ def _cast_rays(
         bits[17] = _RTC_INVALID_GEOMETRY_ID  # primID
         bits[18] = _RTC_INVALID_GEOMETRY_ID  # geomID
         bits[19] = _RTC_INVALID_GEOMETRY_ID  # instID
-        _rtc_intersect1(scene, pointer, 0)
+        # numba types the external C function; mypy sees only numba's Type object.
+        _rtc_intersect1(scene, pointer, 0)  # type: ignore[call-overload]
         out[i] = -1 if bits[18] == _RTC_INVALID_GEOMETRY_ID else np.int64(bits[17])
     return out
 

@@ -263,15 +263,15 @@ def _rays_to_cast(
     ahead = np.empty(m)
     ray_origins = np.empty((m, 3))
     ray_directions = np.empty((m, 3))
-    r = 0
+    row = 0
     for i in range(origins.shape[0]):
         for k in range(6):
             if ahead_all[i, k] >= 0.0:
-                sample[r], direction[r], ahead[r] = i, k, ahead_all[i, k]
-                for c in range(3):
-                    ray_origins[r, c] = origins[i, c]
-                    ray_directions[r, c] = directions[k, c]
-                r += 1
+                sample[row], direction[row], ahead[row] = i, k, ahead_all[i, k]
+                for d in range(3):
+                    ray_origins[row, d] = origins[i, d]
+                    ray_directions[row, d] = directions[k, d]
+                row += 1
     return sample, direction, ahead, ray_origins, ray_directions
 
 

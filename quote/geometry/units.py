@@ -85,7 +85,7 @@ def _fmt_len(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def _fmt_dims(extents_mm: Sequence[float]) -> str:
+def _fmt_dims(extents_mm: Sequence[float] | np.ndarray) -> str:
     return " x ".join(_fmt_len(float(e)) for e in extents_mm) + " mm"
 
 
@@ -115,7 +115,7 @@ def _suggestion(extents_mm: np.ndarray, exclude: str = "mm") -> tuple[str, list[
 
 
 def check_size(
-    extents_mm: Sequence[float], *, units: str, units_given: bool, source_format: str
+    extents_mm: Sequence[float] | np.ndarray, *, units: str, units_given: bool, source_format: str
 ) -> DfmWarning | None:
     """Refuse parts outside 0.5 mm .. 3 m and flag a likely unit mistake.
 
