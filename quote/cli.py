@@ -408,6 +408,12 @@ def show_model(shop: Shop = None) -> None:
     sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
 
 
+def _click_message(exc: BaseException) -> str:
+    """The message of a Click exception (Typer may raise its vendored copy of the classes)."""
+    format_message = getattr(exc, "format_message", None)
+    return str(format_message()) if callable(format_message) else str(exc)
+
+
 def main(application: typer.Typer | None = None) -> None:
     """Run a Typer app with one-line errors: usage mistakes exit 2 with one line on stderr too.
 
@@ -422,13 +428,13 @@ def main(application: typer.Typer | None = None) -> None:
         if "UsageError" in kinds:
             ctx = getattr(exc, "ctx", None)
             where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            err.print(f"error: usage: {exc.format_message()}{where}", markup=False)  # type: ignore[attr-defined]
+            err.print(f"error: usage: {_click_message(exc)}{where}", markup=False)
             sys.exit(2)
         if "Abort" in kinds:
             err.print("error: aborted", markup=False)
             sys.exit(1)
         if "ClickException" in kinds:
-            err.print(f"error: {exc.format_message()}", markup=False)  # type: ignore[attr-defined]
+            err.print(f"error: {_click_message(exc)}", markup=False)
             sys.exit(getattr(exc, "exit_code", 1))
         raise
     sys.exit(rv if isinstance(rv, int) else 0)

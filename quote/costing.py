@@ -93,15 +93,17 @@ def _check_quantity(quantity: object) -> int:
     if type(quantity) is int and quantity >= 1:
         return quantity  # the usual case, without the slower abstract-class checks below
     # numpy integers and whole floats (10.0 from a CSV) are fine; 2.5 pieces or True are not.
-    ok = isinstance(quantity, numbers.Integral) or (
-        isinstance(quantity, float) and quantity.is_integer()
-    )
-    if isinstance(quantity, bool) or not ok or quantity < 1:  # type: ignore[operator]
+    whole: int | None = None
+    if isinstance(quantity, numbers.Integral) and not isinstance(quantity, bool):
+        whole = int(quantity)
+    elif isinstance(quantity, float) and quantity.is_integer():
+        whole = int(quantity)
+    if whole is None or whole < 1:
         raise InvalidQuantity(
             f"Quantity {quantity!r} must be a whole number of pieces, 1 or more.",
             detail={"quantity": str(quantity)},
         )
-    return int(quantity)  # type: ignore[call-overload]
+    return whole
 
 
 def _check_tolerance(tolerance_mm: float) -> float:

@@ -399,6 +399,6 @@ def merge(pieces: list[Piece], members: list[int]) -> Merged:
     faces = np.vstack([p.faces + off for p, off in zip(chosen, offsets, strict=True)])
     brep = None
     if all(p.brep_face is not None for p in chosen):
-        brep = np.concatenate([p.brep_face for p in chosen])  # type: ignore[misc]
+        brep = np.concatenate([p.brep_face for p in chosen])
     volume = sum(p.volume for p in chosen)
     return Merged(vertices, faces, brep, False, volume, sum(p.open_edges for p in chosen))
