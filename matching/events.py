@@ -37,7 +37,6 @@ does not matter.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -103,6 +102,12 @@ STATE_FIELDS = (
 )
 MAX_ID_LEN = 128
 MAX_PROGRAM_LEN = 512
+#: Observation times outside these years are a wrong clock or a forged value, never a report.
+MIN_YEAR, MAX_YEAR = 1970, 2100
+#: UTC offsets of real time zones lie within +-14 h (Kiribati +14:00, Baker Island -12:00).
+MAX_UTC_OFFSET = timedelta(hours=14)
+#: A controller's parts counter fits in 48 bits (PostgreSQL BIGINT and SQLite INTEGER hold it).
+MAX_PART_COUNT = 2**48
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ class MachineEvent:
             if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LEN:
                 raise InvalidEvent(
                     f"{name} must be a non-empty string of at most {MAX_ID_LEN} characters, "
-                    f"got {value!r}",
+                    f"got {_short(value)}",
                     detail={"field": name},
                 )
         if self.source not in SOURCES:
@@ -155,20 +160,35 @@ class MachineEvent:
                 "trailing 'Z' or an explicit offset such as +09:00",
                 detail={"field": "timestamp"},
             )
-        if self.timestamp.utcoffset() != timedelta(0):
-            object.__setattr__(self, "timestamp", self.timestamp.astimezone(UTC))
+        offset = self.timestamp.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise InvalidEvent(
+                f"timestamp offset {offset} is beyond +-14 h: no time zone has it",
+                detail={"field": "timestamp"},
+            )
+        if offset != timedelta(0):
+            object.__setattr__(self, "timestamp", _to_utc(self.timestamp))
+        if not MIN_YEAR <= self.timestamp.year <= MAX_YEAR:
+            raise InvalidEvent(
+                f"timestamp {format_timestamp(self.timestamp)} is outside the years "
+                f"{MIN_YEAR}-{MAX_YEAR}; check the machine's clock",
+                detail={"field": "timestamp"},
+            )
         for name, allowed in _VOCAB.items():
             value = getattr(self, name)
             if value is not None and value not in allowed:
                 raise InvalidEvent(
-                    f"{name} {value!r} is not MTConnect vocabulary; use one of "
+                    f"{name} {_short(value)} is not MTConnect vocabulary; use one of "
                     f"{', '.join(allowed)}",
-                    detail={"field": name, "value": str(value)},
+                    detail={"field": name, "value": _short(value)},
                 )
         pc = self.part_count
-        if pc is not None and (isinstance(pc, bool) or not isinstance(pc, int) or pc < 0):
+        if pc is not None and (
+            isinstance(pc, bool) or not isinstance(pc, int) or not 0 <= pc <= MAX_PART_COUNT
+        ):
             raise InvalidEvent(
-                f"part_count must be a whole number >= 0, got {pc!r}",
+                f"part_count must be a whole number from 0 to {MAX_PART_COUNT}, got "
+                f"{_short(pc)}",
                 detail={"field": "part_count"},
             )
         if self.program is not None and (
@@ -252,6 +272,26 @@ def derive_state(
     return "standby"
 
 
+def _to_utc(ts: datetime) -> datetime:
+    """``ts`` in UTC; a time that would leave datetime's range (year 1 at +14:00) is an error."""
+    try:
+        return ts.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidEvent(
+            f"timestamp {ts.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR}",
+            detail={"field": "timestamp"},
+        ) from None
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a 1e308 or a megabyte string stays short)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return f"an integer of over {limit} digits"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def format_timestamp(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -281,21 +321,29 @@ def parse_timestamp(value: Any, *, assume_utc: bool = False) -> datetime:
             ts = datetime.fromisoformat(text)
         except ValueError:
             raise InvalidEvent(
-                f"timestamp {value!r} is not ISO 8601 (e.g. 2025-02-28T04:00:57.652Z)",
+                f"timestamp {_short(value)} is not ISO 8601 (e.g. 2025-02-28T04:00:57.652Z) or "
+                "has an offset beyond +-24 h",
                 detail={"field": "timestamp"},
             ) from None
         if ts.tzinfo is None and assume:
             ts = ts.replace(tzinfo=UTC)
     else:
         raise InvalidEvent(
-            f"timestamp must be an ISO 8601 string, got {value!r}", detail={"field": "timestamp"}
+            f"timestamp must be an ISO 8601 string, got {_short(value)}",
+            detail={"field": "timestamp"},
         )
     if ts.tzinfo is None:
         raise InvalidEvent(
-            f"timestamp {value!r} has no timezone: add 'Z' for UTC or an offset like +09:00",
+            f"timestamp {_short(value)} has no timezone: add 'Z' for UTC or an offset like +09:00",
             detail={"field": "timestamp"},
         )
-    return ts.astimezone(UTC)
+    offset = ts.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        raise InvalidEvent(
+            f"timestamp {_short(value)} has an offset beyond +-14 h: no time zone has it",
+            detail={"field": "timestamp"},
+        )
+    return _to_utc(ts)
 
 
 _JSON_KEYS = {
@@ -347,7 +395,8 @@ def parse_event_json(
         inside = values.get(name)
         if given is not None and inside is not None and str(inside) != given:
             raise InvalidEvent(
-                f"{name} {inside!r} in the payload does not match {given!r} of the route/topic",
+                f"{name} {_short(inside)} in the payload does not match {given!r} of the "
+                "route/topic",
                 detail={"field": name},
             )
         values[name] = given if given is not None else inside
@@ -366,9 +415,9 @@ def parse_event_json(
         if isinstance(v, str):
             values[name] = v.strip().upper()
         elif v is not None:
-            raise InvalidEvent(f"{name} must be a string, got {v!r}", detail={"field": name})
+            raise InvalidEvent(f"{name} must be a string, got {_short(v)}", detail={"field": name})
     pc = values.get("part_count")
-    if isinstance(pc, float) and math.isfinite(pc) and pc == int(pc):
+    if isinstance(pc, float) and abs(pc) <= MAX_PART_COUNT and pc == int(pc):
         values["part_count"] = int(pc)
     eid = values["event_id"]
     if isinstance(eid, int) and not isinstance(eid, bool):
