@@ -37,6 +37,8 @@ does not matter.
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -612,20 +614,68 @@ def parse_mqtt_topic(topic: str, *, prefix: str = MQTT_PREFIX) -> tuple[str, str
     return parts[1], parts[2]
 
 
+#: Bytes of one MQTT message (a 9,000-event array is about 1.5 MiB).
+MAX_MESSAGE_BYTES = 4 * 2**20
+#: Nesting of a message's JSON: an array of objects is depth 2; anything past this is hostile.
+MAX_JSON_DEPTH = 8
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(payload: bytes) -> int:
+    """Deepest nesting of brackets in ``payload`` outside JSON strings, without parsing it.
+
+    Linear in the size (a regular expression and numpy), so a 100,000-deep document costs
+    milliseconds instead of a recursion error in the parser.
+    """
+    import numpy as np
+
+    brackets = _JSON_STRING.sub(b"", payload).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    b = np.frombuffer(brackets, dtype=np.uint8)
+    steps = (b == ord("[")).astype(np.int64) + (b == ord("{")) - (b == ord("]")) - (b == ord("}"))
+    return int(np.cumsum(steps).max())
+
+
+def load_message(
+    payload: bytes | str,
+    *,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
+) -> list[Any]:
+    """The JSON items of one message (an object or an array of them), limits checked first.
+
+    Raises ``InvalidEvent`` for a payload over ``max_bytes``, nested deeper than ``max_depth``,
+    not UTF-8 or not JSON. Items are not validated here (``parse_event_json`` does, one by one).
+    """
+    data = payload.encode() if isinstance(payload, str) else bytes(payload)
+    if len(data) > max_bytes:
+        raise InvalidEvent(
+            f"message of {len(data)} bytes is over the limit of {max_bytes}",
+            detail={"bytes": len(data), "limit": max_bytes},
+        )
+    depth = json_depth(data)
+    if depth > max_depth:
+        raise InvalidEvent(
+            f"message JSON is nested {depth} deep, over the limit of {max_depth}",
+            detail={"depth": depth, "limit": max_depth},
+        )
+    try:
+        items = json.loads(data)
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        raise InvalidEvent(f"message is not JSON: {_short(str(err), 120)}") from None
+    return items if isinstance(items, list) else [items]
+
+
 def parse_mqtt_message(
     topic: str, payload: bytes | str, *, prefix: str = MQTT_PREFIX
 ) -> tuple[MachineEvent, ...]:
     """Events of one MQTT message: a JSON object or an array of them (``source="mqtt"``).
 
-    Raises ``InvalidEvent`` (with the reason) for a bad topic, non-JSON payload or bad event;
-    the subscriber counts it and goes on.
+    Raises ``InvalidEvent`` (with the reason) for a bad topic, an oversized, too deep or
+    non-JSON payload or a bad event.
     """
-    import json
-
     shop, machine = parse_mqtt_topic(topic, prefix=prefix)
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise InvalidEvent(f"payload on {topic} is not JSON: {err}") from None
-    items = data if isinstance(data, list) else [data]
+    items = load_message(payload)
     return tuple(parse_event_json(d, shop=shop, machine=machine, source="mqtt") for d in items)
