@@ -34,6 +34,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from platform_api.db.session import Database
 
 log = logging.getLogger("mitsumori.broker")
 INGEST_USER = "mitsumori-ingest"
@@ -131,6 +135,16 @@ def _write(path: Path, text: str, *, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
+def shop_ids(db: Database) -> list[str]:
+    """Every shop's id: the broker's users."""
+    from sqlmodel import col, select
+
+    from platform_api.db.models import Organization
+
+    with db.session() as session:
+        return list(session.exec(select(Organization.id).where(col(Organization.kind) == "shop")))
+
+
 def mosquitto_binary() -> str | None:
     """Path of the ``mosquitto`` executable, or None when it is not installed."""
     return shutil.which("mosquitto") or next(
@@ -219,6 +233,11 @@ class ManagedBroker:
         return mqtt_password(self.secret, shop)
 
     def start(self) -> None:
+        """Write the files and start Mosquitto; when the port already answers (another worker
+        of this server started it), use that broker and leave its files to its owner."""
+        if wait_for_port(self.host, self.port, 0.2):
+            log.info("MQTT broker already running on %s:%d: using it", self.host, self.port)
+            return
         self._known = frozenset(self.shops())
         files = self._write()
         self.broker = Mosquitto(files, host=self.host, port=self.port)
