@@ -15,8 +15,8 @@ Cases:
 - forged: an anonymous client, a wrong password, another shop's credentials on this shop's
   topic, this shop under another prefix; a break = any of them accepted by the broker or stored.
 
-Prints and writes ``bench/results/attack_ingest_{sqlite,pg}.md``: cases tried, breaks, tracebacks (log
-records with a traceback or at ERROR from the platform), events lost.
+Prints and writes ``bench/results/attack_ingest_{sqlite,pg}.md``: cases tried, breaks,
+tracebacks (log records with a traceback or at ERROR from the platform), events lost.
 Run: .venv/bin/python bench/attack_ingest.py [--messages 30000] [--seconds 3] [--db sqlite|pg]
 """
 

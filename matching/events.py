@@ -189,8 +189,7 @@ class MachineEvent:
             isinstance(pc, bool) or not isinstance(pc, int) or not 0 <= pc <= MAX_PART_COUNT
         ):
             raise InvalidEvent(
-                f"part_count must be a whole number from 0 to {MAX_PART_COUNT}, got "
-                f"{_short(pc)}",
+                f"part_count must be a whole number from 0 to {MAX_PART_COUNT}, got {_short(pc)}",
                 detail={"field": "part_count"},
             )
         if self.program is not None and (
