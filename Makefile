@@ -7,6 +7,7 @@ MODEL := data/models/default.joblib
 RANKER := data/models/ranker.joblib
 HOST ?= 127.0.0.1
 PORT ?= 8000
+MQTT_PORT ?= 1884
 
 .PHONY: run test install kernels model lint bench clean web browser
 
@@ -58,11 +59,14 @@ browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 # MITSUMORI_DEMO_PUBLISHER=1: the demo machines report live over MQTT (a publisher thread in
-# the server, which stops with it).
+# the server, which stops with it). MITSUMORI_MQTT_MANAGED_PORT: the server runs its own
+# Mosquitto on that port with a user per shop and the ACL (docs/mqtt.md); without mosquitto
+# installed it subscribes to the broker at 127.0.0.1:1883 as before.
 run: $(STAMP) $(NUMBA_STAMP) $(MODEL) $(RANKER) web
 	$(BIN)/mitsumori db upgrade
 	$(BIN)/mitsumori demo seed --if-empty
-	MITSUMORI_DEMO_PUBLISHER=1 $(BIN)/mitsumori serve --host $(HOST) --port $(PORT)
+	MITSUMORI_DEMO_PUBLISHER=1 MITSUMORI_MQTT_MANAGED_PORT=$(MQTT_PORT) \
+		$(BIN)/mitsumori serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) $(NUMBA_STAMP) $(MODEL) $(RANKER) web browser
 	$(BIN)/ruff check .

@@ -37,7 +37,8 @@ does not matter.
 
 from __future__ import annotations
 
-import math
+import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -103,6 +104,12 @@ STATE_FIELDS = (
 )
 MAX_ID_LEN = 128
 MAX_PROGRAM_LEN = 512
+#: Observation times outside these years are a wrong clock or a forged value, never a report.
+MIN_YEAR, MAX_YEAR = 1970, 2100
+#: UTC offsets of real time zones lie within +-14 h (Kiribati +14:00, Baker Island -12:00).
+MAX_UTC_OFFSET = timedelta(hours=14)
+#: A controller's parts counter fits in 48 bits (PostgreSQL BIGINT and SQLite INTEGER hold it).
+MAX_PART_COUNT = 2**48
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ class MachineEvent:
             if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LEN:
                 raise InvalidEvent(
                     f"{name} must be a non-empty string of at most {MAX_ID_LEN} characters, "
-                    f"got {value!r}",
+                    f"got {_short(value)}",
                     detail={"field": name},
                 )
         if self.source not in SOURCES:
@@ -155,20 +162,34 @@ class MachineEvent:
                 "trailing 'Z' or an explicit offset such as +09:00",
                 detail={"field": "timestamp"},
             )
-        if self.timestamp.utcoffset() != timedelta(0):
-            object.__setattr__(self, "timestamp", self.timestamp.astimezone(UTC))
+        offset = self.timestamp.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise InvalidEvent(
+                f"timestamp offset {offset} is beyond +-14 h: no time zone has it",
+                detail={"field": "timestamp"},
+            )
+        if offset != timedelta(0):
+            object.__setattr__(self, "timestamp", _to_utc(self.timestamp))
+        if not MIN_YEAR <= self.timestamp.year <= MAX_YEAR:
+            raise InvalidEvent(
+                f"timestamp {format_timestamp(self.timestamp)} is outside the years "
+                f"{MIN_YEAR}-{MAX_YEAR}; check the machine's clock",
+                detail={"field": "timestamp"},
+            )
         for name, allowed in _VOCAB.items():
             value = getattr(self, name)
             if value is not None and value not in allowed:
                 raise InvalidEvent(
-                    f"{name} {value!r} is not MTConnect vocabulary; use one of "
+                    f"{name} {_short(value)} is not MTConnect vocabulary; use one of "
                     f"{', '.join(allowed)}",
-                    detail={"field": name, "value": str(value)},
+                    detail={"field": name, "value": _short(value)},
                 )
         pc = self.part_count
-        if pc is not None and (isinstance(pc, bool) or not isinstance(pc, int) or pc < 0):
+        if pc is not None and (
+            isinstance(pc, bool) or not isinstance(pc, int) or not 0 <= pc <= MAX_PART_COUNT
+        ):
             raise InvalidEvent(
-                f"part_count must be a whole number >= 0, got {pc!r}",
+                f"part_count must be a whole number from 0 to {MAX_PART_COUNT}, got {_short(pc)}",
                 detail={"field": "part_count"},
             )
         if self.program is not None and (
@@ -252,6 +273,26 @@ def derive_state(
     return "standby"
 
 
+def _to_utc(ts: datetime) -> datetime:
+    """``ts`` in UTC; a time that would leave datetime's range (year 1 at +14:00) is an error."""
+    try:
+        return ts.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidEvent(
+            f"timestamp {ts.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR}",
+            detail={"field": "timestamp"},
+        ) from None
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a 1e308 or a megabyte string stays short)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return f"an integer of over {limit} digits"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def format_timestamp(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -281,21 +322,29 @@ def parse_timestamp(value: Any, *, assume_utc: bool = False) -> datetime:
             ts = datetime.fromisoformat(text)
         except ValueError:
             raise InvalidEvent(
-                f"timestamp {value!r} is not ISO 8601 (e.g. 2025-02-28T04:00:57.652Z)",
+                f"timestamp {_short(value)} is not ISO 8601 (e.g. 2025-02-28T04:00:57.652Z) or "
+                "has an offset beyond +-24 h",
                 detail={"field": "timestamp"},
             ) from None
         if ts.tzinfo is None and assume:
             ts = ts.replace(tzinfo=UTC)
     else:
         raise InvalidEvent(
-            f"timestamp must be an ISO 8601 string, got {value!r}", detail={"field": "timestamp"}
+            f"timestamp must be an ISO 8601 string, got {_short(value)}",
+            detail={"field": "timestamp"},
         )
     if ts.tzinfo is None:
         raise InvalidEvent(
-            f"timestamp {value!r} has no timezone: add 'Z' for UTC or an offset like +09:00",
+            f"timestamp {_short(value)} has no timezone: add 'Z' for UTC or an offset like +09:00",
             detail={"field": "timestamp"},
         )
-    return ts.astimezone(UTC)
+    offset = ts.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        raise InvalidEvent(
+            f"timestamp {_short(value)} has an offset beyond +-14 h: no time zone has it",
+            detail={"field": "timestamp"},
+        )
+    return _to_utc(ts)
 
 
 _JSON_KEYS = {
@@ -347,7 +396,8 @@ def parse_event_json(
         inside = values.get(name)
         if given is not None and inside is not None and str(inside) != given:
             raise InvalidEvent(
-                f"{name} {inside!r} in the payload does not match {given!r} of the route/topic",
+                f"{name} {_short(inside)} in the payload does not match {given!r} of the "
+                "route/topic",
                 detail={"field": name},
             )
         values[name] = given if given is not None else inside
@@ -366,9 +416,9 @@ def parse_event_json(
         if isinstance(v, str):
             values[name] = v.strip().upper()
         elif v is not None:
-            raise InvalidEvent(f"{name} must be a string, got {v!r}", detail={"field": name})
+            raise InvalidEvent(f"{name} must be a string, got {_short(v)}", detail={"field": name})
     pc = values.get("part_count")
-    if isinstance(pc, float) and math.isfinite(pc) and pc == int(pc):
+    if isinstance(pc, float) and abs(pc) <= MAX_PART_COUNT and pc == int(pc):
         values["part_count"] = int(pc)
     eid = values["event_id"]
     if isinstance(eid, int) and not isinstance(eid, bool):
@@ -563,20 +613,68 @@ def parse_mqtt_topic(topic: str, *, prefix: str = MQTT_PREFIX) -> tuple[str, str
     return parts[1], parts[2]
 
 
+#: Bytes of one MQTT message (a 9,000-event array is about 1.5 MiB).
+MAX_MESSAGE_BYTES = 4 * 2**20
+#: Nesting of a message's JSON: an array of objects is depth 2; anything past this is hostile.
+MAX_JSON_DEPTH = 8
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(payload: bytes) -> int:
+    """Deepest nesting of brackets in ``payload`` outside JSON strings, without parsing it.
+
+    Linear in the size (a regular expression and numpy), so a 100,000-deep document costs
+    milliseconds instead of a recursion error in the parser.
+    """
+    import numpy as np
+
+    brackets = _JSON_STRING.sub(b"", payload).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    b = np.frombuffer(brackets, dtype=np.uint8)
+    steps = (b == ord("[")).astype(np.int64) + (b == ord("{")) - (b == ord("]")) - (b == ord("}"))
+    return int(np.cumsum(steps).max())
+
+
+def load_message(
+    payload: bytes | str,
+    *,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
+) -> list[Any]:
+    """The JSON items of one message (an object or an array of them), limits checked first.
+
+    Raises ``InvalidEvent`` for a payload over ``max_bytes``, nested deeper than ``max_depth``,
+    not UTF-8 or not JSON. Items are not validated here (``parse_event_json`` does, one by one).
+    """
+    data = payload.encode() if isinstance(payload, str) else bytes(payload)
+    if len(data) > max_bytes:
+        raise InvalidEvent(
+            f"message of {len(data)} bytes is over the limit of {max_bytes}",
+            detail={"bytes": len(data), "limit": max_bytes},
+        )
+    depth = json_depth(data)
+    if depth > max_depth:
+        raise InvalidEvent(
+            f"message JSON is nested {depth} deep, over the limit of {max_depth}",
+            detail={"depth": depth, "limit": max_depth},
+        )
+    try:
+        items = json.loads(data)
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        raise InvalidEvent(f"message is not JSON: {_short(str(err), 120)}") from None
+    return items if isinstance(items, list) else [items]
+
+
 def parse_mqtt_message(
     topic: str, payload: bytes | str, *, prefix: str = MQTT_PREFIX
 ) -> tuple[MachineEvent, ...]:
     """Events of one MQTT message: a JSON object or an array of them (``source="mqtt"``).
 
-    Raises ``InvalidEvent`` (with the reason) for a bad topic, non-JSON payload or bad event;
-    the subscriber counts it and goes on.
+    Raises ``InvalidEvent`` (with the reason) for a bad topic, an oversized, too deep or
+    non-JSON payload or a bad event.
     """
-    import json
-
     shop, machine = parse_mqtt_topic(topic, prefix=prefix)
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise InvalidEvent(f"payload on {topic} is not JSON: {err}") from None
-    items = data if isinstance(data, list) else [data]
+    items = load_message(payload)
     return tuple(parse_event_json(d, shop=shop, machine=machine, source="mqtt") for d in items)

@@ -41,12 +41,14 @@ jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Machine data from MTConnect agents and MQTT.", no_args_is_help=True)
 ranker_app = typer.Typer(help="The default supplier ranker.", no_args_is_help=True)
+mqtt_app = typer.Typer(help="The MQTT broker's users and ACL.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(demo_app, name="demo")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(ranker_app, name="ranker")
+app.add_typer(mqtt_app, name="mqtt")
 
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 
@@ -352,6 +354,34 @@ def ingest_mqtt(
             pass
         finally:
             sub.stop()
+
+
+@mqtt_app.command("config")
+def mqtt_config(
+    out: Annotated[str, typer.Option(help="Directory for mosquitto.conf, passwd and acl")],
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Listener port")] = 1883,
+    host: Annotated[str, typer.Option(help="Listener address")] = "127.0.0.1",
+) -> None:
+    """Write a Mosquitto config from the database: a user per shop (its own topics only), the
+    platform's subscriber user, no anonymous access. Re-run when shops are added, then send
+    the broker SIGHUP (`mosquitto -c DIR/mosquitto.conf` runs it)."""
+    from pathlib import Path
+
+    from platform_api.ingest.broker import INGEST_USER, mqtt_password, shop_ids, write_config
+    from platform_api.web.session import secret_key
+
+    with _database() as (settings, db):
+        secret = secret_key(settings)  # type: ignore[arg-type]
+        shops = shop_ids(db)  # type: ignore[arg-type]
+        files = write_config(
+            Path(out), secret=secret, shops=shops, prefix=settings.mqtt_prefix,  # type: ignore[attr-defined]
+            port=port, host=host,
+        )  # fmt: skip
+    typer.echo(f"wrote {files.conf}, {files.passwd} and {files.acl} ({len(shops)} shop users)")
+    typer.echo(
+        f"subscriber: MITSUMORI_MQTT_URL=mqtt://{INGEST_USER}:{mqtt_password(secret, INGEST_USER)}"
+        f"@{host}:{port}"
+    )
 
 
 @demo_app.command("publish")

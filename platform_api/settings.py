@@ -73,6 +73,17 @@ class Settings(BaseSettings):
         description="Fixed MQTT client id: a persistent session, so QoS 1 messages sent while "
         "the subscriber is down are delivered when it is back; unset: a random id, clean session.",
     )
+    mqtt_managed_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="If set, `mitsumori serve` runs its own Mosquitto on 127.0.0.1:PORT with "
+        "the generated password file and ACL (each shop publishes only under its own id) and "
+        "subscribes to it; when mosquitto is not installed it falls back to MITSUMORI_MQTT_URL.",
+    )
+    mqtt_max_message_bytes: int = Field(
+        default=4 * 2**20, gt=0, le=256 * 2**20, description="Largest MQTT message accepted."
+    )
     demo_publisher: bool = Field(
         default=False, description="Publish live demo machine states over MQTT (make run)."
     )

@@ -18,6 +18,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,7 +55,11 @@ class DemoPublisher:
         prefix: str = "mitsumori",
         mean_seconds: float = 3.0,
         seed: int = 0,
+        password_of: Callable[[str], str] | None = None,
     ) -> None:
+        """password_of: a shop's broker password; when given, each shop's machines are
+        published by a client logged in as that shop (a broker with the platform's ACL lets
+        nothing else through), else by one client with the URL's credentials."""
         self.db = db
         self.address = parse_url(url)
         self.prefix = prefix
@@ -65,17 +70,32 @@ class DemoPublisher:
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: mqtt.Client | None = None
+        self.password_of = password_of
+        self._shop_clients: dict[str, mqtt.Client] = {}
 
     def connect(self) -> None:
         """Connect to the broker in the background (paho retries while it is away)."""
+        self._client = self._connect(self.address.username, self.address.password)
+
+    def _connect(self, username: str | None, password: str | None) -> mqtt.Client:
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"mitsumori-demo-{uuid.uuid4().hex[:8]}"
         )
-        if self.address.username:
-            client.username_pw_set(self.address.username, self.address.password)
+        if username:
+            client.username_pw_set(username, password)
         client.connect_async(self.address.host, self.address.port, keepalive=30)
         client.loop_start()
-        self._client = client
+        return client
+
+    def client_for(self, shop: str) -> mqtt.Client:
+        """The client that publishes ``shop``'s machines."""
+        if self.password_of is None:
+            assert self._client is not None
+            return self._client
+        client = self._shop_clients.get(shop)
+        if client is None:
+            client = self._shop_clients[shop] = self._connect(shop, self.password_of(shop))
+        return client
 
     def start(self) -> None:
         """Connect and publish from a background thread until ``stop()``."""
@@ -87,9 +107,10 @@ class DemoPublisher:
         self.stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+        for client in [self._client, *self._shop_clients.values()]:
+            if client is not None:
+                client.disconnect()
+                client.loop_stop()
 
     def refresh(self) -> None:
         """Pick up machines added since (their part counters continue from the stored one)."""
@@ -142,12 +163,11 @@ class DemoPublisher:
 
     def publish_round(self) -> int:
         """One report for each machine; how many went out."""
-        assert self._client is not None
         now = datetime.now(UTC)
         sent = 0
         for lm in list(self.machines.values()):
             topic = f"{self.prefix}/{lm.shop}/{lm.machine}/state"
-            info = self._client.publish(topic, json.dumps(self.step(lm, now)), qos=1)
+            info = self.client_for(lm.shop).publish(topic, json.dumps(self.step(lm, now)), qos=1)
             sent += int(info.rc == mqtt.MQTT_ERR_SUCCESS)
         self.published += sent
         return sent

@@ -119,25 +119,21 @@ def insert_events(
             "ON CONFLICT DO NOTHING RETURNING event_id"
         )
         return set(session.connection().execute(sql, params).scalars())
-    inserted: set[str] = set()
-    for start in range(0, len(rows), _SQLITE_CHUNK):
-        chunk = rows[start : start + _SQLITE_CHUNK]
-        values = [
-            {
-                "machine_id": machine_id,
-                "received_at": received_at,
-                **dict(zip(EVENT_COLUMNS, r, strict=True)),
-            }
-            for r in chunk
-        ]
-        stmt = (
-            sqlite_insert(MachineEventRow)
-            .values(values)
-            .on_conflict_do_nothing()
-            .returning(MachineEventRow.event_id)  # type: ignore[arg-type]
-        )
-        inserted.update(session.exec(stmt).scalars())  # type: ignore[call-overload]
-    return inserted
+    # One statement compiled once (and cached), executed for many rows: SQLAlchemy batches
+    # them into multi-row INSERTs ("insertmanyvalues"); building a VALUES clause per chunk
+    # instead cost a fresh compile of ~90 ms per 100 rows.
+    values = [
+        {
+            "machine_id": machine_id,
+            "received_at": received_at,
+            **dict(zip(EVENT_COLUMNS, r, strict=True)),
+        }
+        for r in rows
+    ]
+    stmt = (
+        sqlite_insert(MachineEventRow).on_conflict_do_nothing().returning(MachineEventRow.event_id)  # type: ignore[arg-type]
+    )
+    return set(session.execute(stmt, values).scalars())
 
 
 def _copy_all(

@@ -19,6 +19,7 @@ from platform_api.machines.schemas import (
     MachineEventPublic,
     MachinePublic,
     MachineUpdate,
+    MqttCredentials,
 )
 from platform_api.pagination import MAX_LIMIT, Page
 from platform_api.schemas import AUTH_ERRORS, NOT_FOUND
@@ -48,6 +49,13 @@ def list_machines(
     rows, nxt = service.list_(session=session, org_id=principal.org_id, cursor=cursor, limit=limit)
     st = service.statuses(session=session, machine_ids=[r.id for r in rows])
     return Page(items=[service.to_public(r, st.get(r.id)) for r in rows], next_cursor=nxt)
+
+
+@router.get("/mqtt-credentials")
+def mqtt_credentials(principal: PrincipalDep, ctx: ContextDep) -> MqttCredentials:
+    """The calling shop's MQTT user, password and topic (the broker lets it publish only there)."""
+    principal.require("shop", scope="write")
+    return service.mqtt_credentials(settings=ctx.settings, org_id=principal.org_id)
 
 
 @router.get("/{machine_id}", responses=NOT_FOUND)

@@ -209,6 +209,27 @@ class MachineEventPublic(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [EVENT_PUBLIC_EXAMPLE]})
 
 
+class MqttCredentials(BaseModel):
+    """How this shop's gateways publish machine states over MQTT (see docs/mqtt.md)."""
+
+    broker: str | None = Field(description="host:port of the platform's broker, if it has one")
+    username: str = Field(description="The shop id")
+    password: str = Field(description="Derived from the platform's secret; keep it secret")
+    topic: str = Field(description="Publish on this topic with the machine id filled in")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "broker": "127.0.0.1:1884",
+                    "username": "org_0193b1c2d3e4f5a6b7c8d9e0f1a2",
+                    "password": "q9B0...",
+                    "topic": "mitsumori/org_0193b1c2d3e4f5a6b7c8d9e0f1a2/{machine_id}/state",
+                }
+            ]
+        }
+    )
+
+
 # --- bookings ------------------------------------------------------------------------------------
 
 

@@ -19,8 +19,10 @@ from platform_api.machines.schemas import (
     MachineCreate,
     MachinePublic,
     MachineUpdate,
+    MqttCredentials,
 )
 from platform_api.metrics import Metrics
+from platform_api.settings import Settings
 
 #: Machine type -> the class matching and capacity use (others are kept but never matched).
 MATCH_CLASS = {
@@ -264,3 +266,23 @@ def delete_booking(*, session: Session, org_id: str, machine_id: str, booking_id
         )
     session.delete(b)
     session.flush()
+
+
+def mqtt_credentials(*, settings: Settings, org_id: str) -> MqttCredentials:
+    """The shop's broker user (its id), its derived password and its topic."""
+    from platform_api.ingest.broker import mqtt_password
+    from platform_api.ingest.mqtt import parse_url
+    from platform_api.web.session import secret_key
+
+    broker = None
+    if settings.mqtt_managed_port:
+        broker = f"127.0.0.1:{settings.mqtt_managed_port}"
+    elif settings.mqtt_url:
+        address = parse_url(settings.mqtt_url)
+        broker = f"{address.host}:{address.port}"
+    return MqttCredentials(
+        broker=broker,
+        username=org_id,
+        password=mqtt_password(secret_key(settings), org_id),
+        topic=f"{settings.mqtt_prefix}/{org_id}/{{machine_id}}/state",
+    )

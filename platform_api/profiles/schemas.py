@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class DeclaredMachinePublic(BaseModel):
-    machine_id: str
+    """A declared machine as buyers see it: its class and reach, never its id (a machine id
+    is what a forged machine report would need; the shop finds its ids in /v1/machines)."""
+
     machine_class: str
     envelope_mm: list[float] = Field(description="Travel x, y, z, mm")
     tolerance_mm: float = Field(description="Tightest +- mm held")
