@@ -5,7 +5,7 @@
 1. ``/probe``: each device is matched to the shop's machine with its uuid
    (``machines.mtconnect_device_uuid``) or created, with the travel envelope of the probe's
    axis LENGTH specifications (or the typical one of its class, marked ``typical``).
-2. ``matching.mtconnect.MTConnectPoller`` reads ``/current`` then ``/sample?from=`` (XML, or
+2. ``matching.mtconnect.poller.MTConnectPoller`` reads ``/current`` then ``/sample?from=`` (XML, or
    JSON with ``--format json``). Each poll's events and the poller's state (agent instanceId,
    next sequence) are committed in ONE transaction, in the ``mtconnect_agents`` row; a restarted
    ingest resumes from that sequence, so nothing is read twice or skipped.
@@ -25,7 +25,8 @@ from typing import Any
 
 from matching.errors import AgentUnreachable, InvalidDocument, MatchingError
 from matching.events import MachineEvent
-from matching.mtconnect import DeviceInfo, MTConnectPoller, PollerState, PollResult
+from matching.mtconnect.poller import MTConnectPoller, PollerState, PollResult
+from matching.mtconnect.probe import DeviceInfo
 from platform_api.db.models import MtconnectAgent
 from platform_api.db.session import Database
 from platform_api.db.types import utcnow
