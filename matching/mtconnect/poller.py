@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from matching.errors import AgentUnreachable, MatchingError
+from matching.errors import AgentUnreachable, InvalidDocument, MatchingError
 from matching.events import MachineEvent
-from matching.mtconnect.document import Header
+from matching.mtconnect.document import MAX_SEQUENCE, Header
 from matching.mtconnect.probe import ProbeDocument, parse_probe
-from matching.mtconnect.streams import Observation, parse_streams
+from matching.mtconnect.streams import Observation, StreamsDocument, parse_streams
 
 Fetch = Callable[[str], bytes]
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,6 +42,53 @@ class PollerState:
         )
 
 
+#: Longest instanceId taken (the column holding it is 64 wide; cppagent sends a uint64).
+MAX_INSTANCE_ID_LEN = 64
+
+
+def header_problem(header: Header) -> str | None:
+    """Why an agent's header cannot be trusted, or None: an instanceId that is empty, too long
+    or not printable; sequences outside 0..MAX_SEQUENCE; first > last + 1 or next > last + 1."""
+    iid = header.instance_id
+    if not iid.strip() or len(iid) > MAX_INSTANCE_ID_LEN or not iid.isprintable():
+        return f"instanceId is not 1-{MAX_INSTANCE_ID_LEN} printable characters"
+    first, last, nxt = header.first_sequence, header.last_sequence, header.next_sequence
+    for name, value in (("firstSequence", first), ("lastSequence", last), ("nextSequence", nxt)):
+        if value is not None and not 0 <= value <= MAX_SEQUENCE:
+            return f"{name} is outside 0..{MAX_SEQUENCE}"
+    if last is not None:
+        if first is not None and first > last + 1:
+            return f"firstSequence {first} is beyond lastSequence {last} + 1"
+        if nxt is not None and nxt > last + 1:
+            return f"nextSequence {nxt} is beyond lastSequence {last} + 1"
+    return None
+
+
+def sample_problem(doc: StreamsDocument, requested: int) -> str | None:
+    """Why a ``/sample?from=requested`` answer cannot be trusted, or None.
+
+    Besides ``header_problem``: a nextSequence before ``requested`` (going backwards), and any
+    observation outside ``[requested, nextSequence)`` or past lastSequence. An answer read past
+    the agent's buffer (requested < firstSequence) is not a problem here: that is counted as lost.
+    """
+    h = doc.header
+    problem = header_problem(h)
+    if problem is not None:
+        return problem
+    if h.next_sequence is not None and h.next_sequence < requested:
+        return f"nextSequence {h.next_sequence} goes back before from={requested}"
+    for o in doc.observations:
+        if not 0 <= o.sequence <= MAX_SEQUENCE:
+            return f"observation {o.data_item_id!r} has a sequence outside 0..{MAX_SEQUENCE}"
+        if o.sequence < requested:
+            return f"observation sequence {o.sequence} goes back before from={requested}"
+        if h.next_sequence is not None and o.sequence >= h.next_sequence:
+            return f"observation sequence {o.sequence} is not before nextSequence {h.next_sequence}"
+        if h.last_sequence is not None and o.sequence > h.last_sequence:
+            return f"observation sequence {o.sequence} is beyond lastSequence {h.last_sequence}"
+    return None
+
+
 @dataclass(frozen=True)
 class PollResult:
     """One poll: the events read and what happened.
@@ -48,6 +96,8 @@ class PollResult:
     kind: "current" (first read or resync), "sample" (resumed from next_sequence).
     agent_restarted: the instanceId changed, sequences were reset and /current read again.
     lost: sequences that fell out of the agent's buffer before we read them (0 if none).
+    resync_reason: why a /sample answer was thrown away for a fresh /current (its sequence
+    numbers made no sense); None if it was not.
     urls: what was fetched. observations: every observation read (for counting and auditing).
     """
 
@@ -59,13 +109,15 @@ class PollResult:
     skipped: tuple[tuple[str, str], ...] = ()
     urls: tuple[str, ...] = field(default_factory=tuple)
     observations: tuple[Observation, ...] = ()
+    resync_reason: str | None = None
 
 
 class MTConnectPoller:
     """Polls one MTConnect agent for one shop; resumable by its ``state``.
 
     base_url: the agent root (``http://host:5000``, optionally with a device path).
-    fetch: ``fetch(url) -> bytes``; raise on network errors or HTTP error statuses.
+    fetch: ``fetch(url) -> bytes``; raise on network errors or HTTP error statuses (time and
+    size limits belong to it: ``platform_api.ingest.agent_http.AgentHttp`` has them).
     count: observations per ``/sample`` request. state: a saved ``PollerState`` to resume from.
     fmt: "xml" or "json" (adds ``format=json``, which cppagent 2.x understands).
 
@@ -74,6 +126,9 @@ class MTConnectPoller:
     different instanceId, the agent restarted: its sequence numbers mean something else now,
     so the poller resets and reads ``/current`` again. If ``next`` fell out of the agent's
     buffer (``next < firstSequence``), the gap is counted as lost and ``/current`` resyncs.
+    A ``/sample`` whose sequences make no sense (``sample_problem``) is thrown away and
+    ``/current`` read instead (``resync_reason`` says why); a ``/current`` whose header makes no
+    sense (``header_problem``) is an ``InvalidDocument``: nothing of it is kept.
     """
 
     def __init__(
@@ -113,13 +168,34 @@ class MTConnectPoller:
             raise
         except Exception as err:  # any transport error: the caller retries later
             raise AgentUnreachable(
-                f"could not read {url}: {err}; check the agent URL and that it is running",
+                f"could not read {url}: {str(err)[:300]}; check the agent URL and that it is "
+                "running",
                 detail={"url": url},
             ) from None
 
+    def _read(self, url: str, parse: Callable[[bytes], T]) -> T:
+        data = self._get(url)
+        try:
+            return parse(data)
+        except MatchingError:
+            raise
+        except Exception as err:  # a document no parser rule foresaw: refused, never a crash
+            raise InvalidDocument(
+                f"the answer of {url} could not be read ({type(err).__name__})",
+                detail={"url": url},
+            ) from None
+
+    def _streams(self, url: str) -> StreamsDocument:
+        return self._read(
+            url,
+            lambda data: parse_streams(
+                data, shop=self.shop, probe=self.probe_document, machine_ids=self.machine_ids
+            ),
+        )
+
     def probe(self) -> ProbeDocument:
         """Read ``/probe``; remembered to pick each device's state items."""
-        self.probe_document = parse_probe(self._get(self._url("probe")))
+        self.probe_document = self._read(self._url("probe"), parse_probe)
         return self.probe_document
 
     def poll(self) -> PollResult:
@@ -130,18 +206,21 @@ class MTConnectPoller:
             return self._resync(urls)
         url = self._url("sample", **{"from": st.next_sequence, "count": self.count})
         urls.append(url)
-        doc = parse_streams(
-            self._get(url), shop=self.shop, probe=self.probe_document, machine_ids=self.machine_ids
-        )
+        doc = self._streams(url)
         h = doc.header
-        if h.instance_id != st.instance_id:
+        problem = header_problem(h)
+        if problem is None and h.instance_id != st.instance_id:
             return self._resync(urls, agent_restarted=True)
+        if problem is None:
+            problem = sample_problem(doc, st.next_sequence)
+        if problem is not None:
+            return self._resync(urls, reason=problem)
         if h.first_sequence is not None and st.next_sequence < h.first_sequence:
             return self._resync(urls, lost=h.first_sequence - st.next_sequence)
         nxt = h.next_sequence
         if nxt is None:
             nxt = max((o.sequence for o in doc.observations), default=st.next_sequence - 1) + 1
-        self.state = PollerState(h.instance_id, max(nxt, st.next_sequence))
+        self.state = PollerState(h.instance_id, nxt)
         return PollResult(
             "sample",
             doc.events,
@@ -152,13 +231,21 @@ class MTConnectPoller:
         )
 
     def _resync(
-        self, urls: list[str], *, agent_restarted: bool = False, lost: int = 0
+        self,
+        urls: list[str],
+        *,
+        agent_restarted: bool = False,
+        lost: int = 0,
+        reason: str | None = None,
     ) -> PollResult:
         url = self._url("current")
         urls.append(url)
-        doc = parse_streams(
-            self._get(url), shop=self.shop, probe=self.probe_document, machine_ids=self.machine_ids
-        )
+        doc = self._streams(url)
+        problem = header_problem(doc.header)
+        if problem is not None:
+            raise InvalidDocument(
+                f"the agent's /current cannot be trusted: {problem}", detail={"url": url}
+            )
         self._remember(doc.header)
         return PollResult(
             "current",
@@ -169,6 +256,7 @@ class MTConnectPoller:
             skipped=doc.skipped,
             urls=tuple(urls),
             observations=doc.observations,
+            resync_reason=reason,
         )
 
     def _remember(self, header: Header) -> None:

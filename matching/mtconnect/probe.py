@@ -234,8 +234,13 @@ def parse_probe(data: bytes | str) -> ProbeDocument:
 
     Raises ``InvalidDocument`` for anything that is not a devices document.
     """
-    if looks_json(data):
-        return _parse_probe_json(data)
+    try:
+        return _parse_probe_json(data) if looks_json(data) else _parse_probe_xml(data)
+    except RecursionError:  # components nested thousands deep: no machine is built so
+        raise InvalidDocument("probe document is nested too deeply to be MTConnect") from None
+
+
+def _parse_probe_xml(data: bytes | str) -> ProbeDocument:
     root = parse_xml(data, "probe")
     if local_name(root.tag) != "MTConnectDevices":
         raise InvalidDocument(

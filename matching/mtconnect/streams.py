@@ -10,6 +10,7 @@ from typing import Any
 from matching.errors import InvalidDocument, InvalidEvent
 from matching.events import MachineEvent, parse_timestamp
 from matching.mtconnect.document import (
+    MAX_SEQUENCE,
     OBSERVATION_FIELDS,
     PART_COUNT_SUBTYPES,
     TYPE_TO_TAG,
@@ -70,10 +71,10 @@ def parse_streams(
     the item with the smallest id wins. machine_ids: device uuid -> platform machine id
     (default: the uuid). Timestamps without a zone are UTC, as the standard says.
     """
-    if looks_json(data):
-        header, obs = _streams_json(data)
-    else:
-        header, obs = _streams_xml(data)
+    try:
+        header, obs = _streams_json(data) if looks_json(data) else _streams_xml(data)
+    except RecursionError:
+        raise InvalidDocument("streams document is nested too deeply to be MTConnect") from None
     obs.sort(key=lambda o: o.sequence)
     events, skipped = _observations_to_events(
         obs, header, shop=shop, probe=probe, machine_ids=machine_ids or {}, source=source
@@ -214,6 +215,9 @@ def _observations_to_events(
     for o in obs:
         f = OBSERVATION_FIELDS.get(o.kind)
         if f is None:
+            continue
+        if not 0 <= o.sequence <= MAX_SEQUENCE:
+            skipped.append((o.data_item_id, f"sequence is outside 0..{MAX_SEQUENCE}"))
             continue
         items = primary.get(o.device_uuid)
         if items is not None:

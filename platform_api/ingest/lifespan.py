@@ -7,6 +7,7 @@ import logging
 
 from fastapi import APIRouter
 
+from platform_api.agents.routes import router as agents_router
 from platform_api.capacity.routes import router as capacity_router
 from platform_api.context import AppContext
 from platform_api.matches.ranker import RankerStore
@@ -16,7 +17,13 @@ from platform_api.rfqs.routes import router as rfqs_router
 
 log = logging.getLogger("mitsumori.api")
 
-ROUTERS: tuple[APIRouter, ...] = (capacity_router, profiles_router, matches_router, rfqs_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    capacity_router,
+    profiles_router,
+    matches_router,
+    rfqs_router,
+    agents_router,
+)
 
 
 def start_machine_services(ctx: AppContext) -> None:
