@@ -22,6 +22,12 @@ STATUSES = ("ok", "backing_off", "error")
 MAX_ERROR_LEN = 2000
 
 
+def printable(text: str) -> str:
+    """``text`` cut to ``MAX_ERROR_LEN``, with control characters (a NUL from a garbled answer,
+    which PostgreSQL text refuses) shown as ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in text[:MAX_ERROR_LEN])
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Exponential backoff with jitter.
@@ -98,7 +104,7 @@ class AgentHealth:
         return replace(
             self,
             status="error" if delay is None else "backing_off",
-            last_error=error[:MAX_ERROR_LEN],
+            last_error=printable(error),
             last_error_at=now,
             next_attempt_at=None if delay is None else now + timedelta(seconds=delay),
             consecutive_failures=self.consecutive_failures + 1,
