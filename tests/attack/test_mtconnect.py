@@ -366,3 +366,42 @@ def test_agents_are_shown_to_their_own_shop_only(
         client.get(f"/v1/shops/{other.id}/mtconnect-agents", headers=other.headers).json()["items"]
         == []
     )
+
+
+def test_cli_against_a_stalled_agent_is_bounded_and_typed(
+    fresh_database: Any, monkeypatch: pytest.MonkeyPatch, agent: HostileAgent
+) -> None:
+    from typer.testing import CliRunner
+
+    from platform_api.cli import app
+    from platform_api.db.session import Database
+    from tests.platform_api.machines.test_mtconnect import make_org_in
+
+    engine, data_dir = fresh_database
+    shop = make_org_in(Database(engine))
+    monkeypatch.setenv("MITSUMORI_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("MITSUMORI_DATA_DIR", str(data_dir))
+    base = ["ingest", "mtconnect", "--agent", agent.url, "--shop", shop, "--timeout", "0.5"]
+    agent.mode = "drip"  # /probe answers, /current drips
+    res = CliRunner().invoke(app, [*base, "--interval", "0.05", "--max-failures", "2"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("agent error (agent_timeout)") == 2 and "giving up" in res.output
+    assert "2 failed poll(s)" in res.output and "Traceback" not in res.output
+    with Database(engine).session() as session:
+        from sqlmodel import select
+
+        from platform_api.db.models import MtconnectAgent
+
+        row = session.exec(select(MtconnectAgent)).one()
+        assert (row.status, row.timeouts, row.failures) == ("error", 2, 2)
+    hung = HostileAgent(MTC)
+    with hung:
+        hung.mode = "hang"
+
+        def hang_probe(self: Any) -> None:
+            hung.release.wait(30)
+
+        hung._server.RequestHandlerClass._behave = hang_probe  # type: ignore[attr-defined]
+        bad = CliRunner().invoke(app, [*base[:3], hung.url, *base[4:]])
+    assert bad.exit_code == 2 and "agent_timeout" in bad.output
+    assert "Traceback" not in bad.output
