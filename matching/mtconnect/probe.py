@@ -206,7 +206,7 @@ def _walk_components(
         axes.append(
             AxisInfo(
                 id=comp.get("id", ""),
-                name=comp.get("name") or comp.get("id", ""),
+                name=comp.get("name") or comp.get("id") or "",
                 kind=kind,
                 role=role,
                 length_mm=length,
