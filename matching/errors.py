@@ -36,6 +36,13 @@ class AgentUnreachable(MatchingError):
     http_status = 502
 
 
+class AgentTimeout(AgentUnreachable):
+    """The agent did not answer within a time limit (connect, read, or the whole request)."""
+
+    code = "agent_timeout"
+    http_status = 504
+
+
 class InvalidCalendar(MatchingError):
     """A working calendar or booking that does not make sense (end before start, 25 h days)."""
 

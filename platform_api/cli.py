@@ -276,49 +276,55 @@ def ingest_mtconnect(
         bool, typer.Option("--until-idle", help="Stop when a sample brings nothing new")
     ] = False,
     max_polls: Annotated[int | None, typer.Option(min=1, help="Stop after N polls")] = None,
+    max_failures: Annotated[
+        int | None, typer.Option(min=1, help="Stop after N failed polls in a row")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds a whole request may take (redirects too)")
+    ] = 30.0,
 ) -> None:
     """Poll an MTConnect agent: devices become machines, state observations become events.
 
-    Resumes from the sequence stored for this agent and shop; handles agent restarts."""
+    Resumes from the sequence stored for this agent and shop; handles agent restarts. A failing
+    agent is retried with exponential backoff; GET /v1/shops/{id}/mtconnect-agents shows how it
+    stands."""
     import signal
     import threading
 
-    from platform_api.ingest.mtconnect import MTConnectIngest, http_fetch
+    from platform_api.ingest.agent_http import AgentHttp, HttpLimits
+    from platform_api.ingest.mtconnect import MTConnectIngest
 
     if fmt not in ("xml", "json"):
         _err("error: invalid_request: --format must be xml or json")
         raise typer.Exit(2)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    fetch, close = http_fetch()
-    try:
-        with _typed_errors(), _database() as (_settings, db):
-            run = MTConnectIngest(
-                db,
-                None,
-                agent_url=agent,
-                shop_id=shop,
-                fetch=fetch,
-                fmt=fmt,
-                count=count,  # type: ignore[arg-type]
-            )
-            machines = run.setup()
-            typer.echo(
-                f"{len(machines)} device(s): "
-                + ", ".join(f"{u} -> {m}" for u, m in machines.items())
-            )
-            try:
-                totals = run.run(
-                    interval=interval, max_polls=max_polls, until_idle=until_idle, stop=stop,
-                    echo=typer.echo,
-                )  # fmt: skip
-            except KeyboardInterrupt:
-                totals = run.totals
-    finally:
-        close()
+    fetch = AgentHttp(HttpLimits(total_timeout=timeout, read_timeout=min(10.0, timeout)))
+    with _typed_errors(), _database() as (_settings, db):
+        run = MTConnectIngest(
+            db,
+            None,
+            agent_url=agent,
+            shop_id=shop,
+            fetch=fetch,
+            fmt=fmt,
+            count=count,  # type: ignore[arg-type]
+        )
+        machines = run.setup()
+        typer.echo(
+            f"{len(machines)} device(s): " + ", ".join(f"{u} -> {m}" for u, m in machines.items())
+        )
+        try:
+            totals = run.run(
+                interval=interval, max_polls=max_polls, max_failures=max_failures,
+                until_idle=until_idle, stop=stop, echo=typer.echo,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            totals = run.totals
     typer.echo(
         f"{totals.polls} poll(s): {totals.accepted} events stored, {totals.duplicates} duplicates, "
-        f"{totals.rejected} rejected, {totals.restarts} agent restart(s), {totals.lost} lost"
+        f"{totals.rejected} rejected, {totals.restarts} agent restart(s), {totals.lost} lost, "
+        f"{totals.resyncs} resync(s), {totals.errors} failed poll(s)"
     )
 
 

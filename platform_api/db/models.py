@@ -297,8 +297,17 @@ class MtconnectAgent(SQLModel, table=True):
     events: int = Field(default=0, sa_type=BigInteger)
     restarts: int = 0
     lost: int = Field(default=0, sa_type=BigInteger)
-    last_poll_at: datetime | None = _ts(nullable=True)
+    last_poll_at: datetime | None = _ts(nullable=True)  # the last attempt, failed or not
     last_error: str | None = Field(default=None, max_length=2000)
+    # health (matching.mtconnect.health.AgentHealth): ok | backing_off | error
+    status: str = Field(default="ok", max_length=16)
+    last_success_at: datetime | None = _ts(nullable=True)
+    last_error_at: datetime | None = _ts(nullable=True)
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    consecutive_failures: int = Field(default=0, sa_type=BigInteger)
+    failures: int = Field(default=0, sa_type=BigInteger)
+    timeouts: int = Field(default=0, sa_type=BigInteger)
+    resyncs: int = Field(default=0, sa_type=BigInteger)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

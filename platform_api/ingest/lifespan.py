@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 
+from platform_api.agents.routes import router as agents_router
 from platform_api.capacity.routes import router as capacity_router
 from platform_api.context import AppContext
 from platform_api.matches.ranker import RankerStore
@@ -20,7 +21,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mitsumori.api")
 
-ROUTERS: tuple[APIRouter, ...] = (capacity_router, profiles_router, matches_router, rfqs_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    capacity_router,
+    profiles_router,
+    matches_router,
+    rfqs_router,
+    agents_router,
+)
 
 
 def start_machine_services(ctx: AppContext) -> None:

@@ -5,27 +5,38 @@
 1. ``/probe``: each device is matched to the shop's machine with its uuid
    (``machines.mtconnect_device_uuid``) or created, with the travel envelope of the probe's
    axis LENGTH specifications (or the typical one of its class, marked ``typical``).
-2. ``matching.mtconnect.MTConnectPoller`` reads ``/current`` then ``/sample?from=`` (XML, or
+2. ``matching.mtconnect.poller.MTConnectPoller`` reads ``/current`` then ``/sample?from=`` (XML, or
    JSON with ``--format json``). Each poll's events and the poller's state (agent instanceId,
    next sequence) are committed in ONE transaction, in the ``mtconnect_agents`` row; a restarted
    ingest resumes from that sequence, so nothing is read twice or skipped.
 3. An agent restart (new instanceId) is detected by the poller, which reads ``/current`` again;
    the probe is read again too (devices may have changed). Observations re-read then carry new
-   ids but the same content, and are counted as duplicates.
+   ids but the same content, and are counted as duplicates. A ``/sample`` with sequence numbers
+   that make no sense is thrown away for a fresh ``/current`` and counted (``resyncs``).
+4. Requests go through ``agent_http.AgentHttp`` (connect, read and total time limits, bounded
+   redirects and size). A failed poll stores nothing; the agent's health (``ok`` /
+   ``backing_off`` / ``error``, last error, last success, next attempt, counters) is saved in
+   the same row and shown by ``GET /v1/shops/{shop_id}/mtconnect-agents``; the next attempt
+   waits an exponential backoff with jitter drawn from an RNG seeded per agent.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from matching.errors import AgentUnreachable, InvalidDocument, MatchingError
+from matching.errors import AgentTimeout, AgentUnreachable, InvalidDocument, MatchingError
 from matching.events import MachineEvent
-from matching.mtconnect import DeviceInfo, MTConnectPoller, PollerState, PollResult
+from matching.mtconnect.health import AgentHealth, Backoff
+from matching.mtconnect.poller import MTConnectPoller, PollerState, PollResult
+from matching.mtconnect.probe import DeviceInfo
 from platform_api.db.models import MtconnectAgent
 from platform_api.db.session import Database
 from platform_api.db.types import utcnow
@@ -41,18 +52,6 @@ from platform_api.orgs import repository as orgs_repository
 log = logging.getLogger("mitsumori.mtconnect")
 MACHINE_TYPES = ("3-axis", "4-axis", "5-axis", "lathe", "mill-turn")
 CLASS_AXES = {"3-axis": 3, "4-axis": 4, "5-axis": 5, "lathe": 2, "mill-turn": 5}
-
-
-def http_fetch(timeout: float = 10.0) -> tuple[Callable[[str], bytes], Callable[[], None]]:
-    """A ``fetch(url) -> bytes`` over one keep-alive httpx client, and its closer."""
-    import httpx
-
-    client = httpx.Client(timeout=timeout, follow_redirects=False)
-
-    def fetch(url: str) -> bytes:
-        return client.get(url).raise_for_status().content
-
-    return fetch, client.close
 
 
 def machine_body(device: DeviceInfo) -> tuple[MachineCreate, str]:
@@ -88,6 +87,7 @@ class PollSummary:
     rejected: int = 0
     agent_restarted: bool = False
     lost: int = 0
+    resync_reason: str | None = None
     next_sequence: int | None = None
 
 
@@ -100,7 +100,9 @@ class RunTotals:
     rejected: int = 0
     restarts: int = 0
     lost: int = 0
+    resyncs: int = 0
     errors: int = 0
+    timeouts: int = 0
     machines: dict[str, str] = field(default_factory=dict)  # device uuid -> machine id
 
     def add(self, s: PollSummary) -> None:
@@ -111,10 +113,47 @@ class RunTotals:
         self.rejected += s.rejected
         self.restarts += int(s.agent_restarted)
         self.lost += s.lost
+        self.resyncs += int(s.resync_reason is not None)
+
+
+def health_of(row: MtconnectAgent) -> AgentHealth:
+    """The health saved in an agent row."""
+    return AgentHealth(
+        status=row.status,
+        last_error=row.last_error,
+        last_error_at=row.last_error_at,
+        last_success_at=row.last_success_at,
+        next_attempt_at=row.next_attempt_at,
+        consecutive_failures=row.consecutive_failures,
+        polls=row.polls,
+        failures=row.failures,
+        timeouts=row.timeouts,
+        resyncs=row.resyncs,
+    )
+
+
+def _save_health(row: MtconnectAgent, health: AgentHealth, now: datetime) -> None:
+    row.status = health.status
+    row.last_error = health.last_error
+    row.last_error_at = health.last_error_at
+    row.last_success_at = health.last_success_at
+    row.next_attempt_at = health.next_attempt_at
+    row.consecutive_failures = health.consecutive_failures
+    row.polls = health.polls
+    row.failures = health.failures
+    row.timeouts = health.timeouts
+    row.resyncs = health.resyncs
+    row.last_poll_at = now
+    row.updated_at = now
 
 
 class MTConnectIngest:
-    """Polls one agent for one shop; the state lives in the database (see module docstring)."""
+    """Polls one agent for one shop; the state lives in the database (see module docstring).
+
+    backoff: waits after failures (default: 2 s doubling to 5 min, jitter 50%). seed: the
+    jitter's RNG seed (default: derived from the shop and agent URL, so two agents that fail
+    together retry apart, and a run is repeatable). clock: now, in UTC (tests may pin it).
+    """
 
     def __init__(
         self,
@@ -126,6 +165,9 @@ class MTConnectIngest:
         fetch: Callable[[str], bytes],
         fmt: str = "xml",
         count: int = 1000,
+        backoff: Backoff | None = None,
+        seed: int | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.metrics = metrics
@@ -134,14 +176,23 @@ class MTConnectIngest:
         self.fetch = fetch
         self.fmt = fmt
         self.count = count
+        self.backoff = backoff or Backoff()
+        if seed is None:
+            seed = zlib.crc32(f"{shop_id} {self.agent_url}".encode())
+        self.rng = random.Random(seed)
+        self.clock = clock
         self.agent_id: str | None = None
         self.poller: MTConnectPoller | None = None
+        self.health = AgentHealth()
+        self.last_delay: float | None = None  # seconds before the next attempt, after a failure
         self.totals = RunTotals()
 
     # -- setup ------------------------------------------------------------------------------
 
     def setup(self) -> dict[str, str]:
-        """Check the shop, load or create the agent row, probe, map devices to machines."""
+        """Check the shop, load or create the agent row, probe, map devices to machines.
+
+        A probe that fails is saved as the agent's error (nothing retries it) and raised."""
         with self.db.session() as session:
             if orgs_repository.get_org_of_kind(session, self.shop_id, "shop") is None:
                 raise NotFound(f"no shop {self.shop_id}", detail={"shop_id": self.shop_id})
@@ -154,10 +205,15 @@ class MTConnectIngest:
                 session.flush()
             self.agent_id = row.id
             state = PollerState(row.instance_id, row.next_sequence)
+            self.health = health_of(row)
         self.poller = MTConnectPoller(
             self.agent_url, self.shop_id, self.fetch, state=state, count=self.count, fmt=self.fmt
         )
-        return self._probe()
+        try:
+            return self._probe()
+        except (AgentUnreachable, InvalidDocument) as exc:
+            self._failed(exc, retry=False)
+            raise
 
     def _probe(self) -> dict[str, str]:
         assert self.poller is not None
@@ -180,7 +236,10 @@ class MTConnectIngest:
     # -- polling ----------------------------------------------------------------------------
 
     def poll_once(self) -> PollSummary:
-        """One poll, stored with the poller's new state in one transaction."""
+        """One poll, stored with the poller's new state and health in one transaction.
+
+        A failure stores no event, saves the health (``backing_off`` until ``last_delay``
+        seconds from now) and is raised."""
         assert self.poller is not None and self.agent_id is not None
         before = PollerState(self.poller.state.instance_id, self.poller.state.next_sequence)
         try:
@@ -190,13 +249,16 @@ class MTConnectIngest:
         except (AgentUnreachable, InvalidDocument) as exc:
             self.poller.state = before
             self._count_poll("unreachable" if isinstance(exc, AgentUnreachable) else "invalid")
-            self._save_error(exc.message)
+            self._failed(exc, retry=True)
             raise
         try:
             summary = self._store(res)
         except BaseException:
             self.poller.state = before  # nothing was committed: read the same again next time
             raise
+        self.last_delay = None
+        if res.resync_reason is not None:
+            log.warning("agent %s: %s; read /current again", self.agent_url, res.resync_reason)
         self._count_poll("agent_restarted" if res.agent_restarted else res.kind)
         self.totals.add(summary)
         return summary
@@ -210,6 +272,7 @@ class MTConnectIngest:
             observations=len(res.observations),
             agent_restarted=res.agent_restarted,
             lost=res.lost,
+            resync_reason=res.resync_reason,
             rejected=len(res.skipped),
             next_sequence=self.poller.state.next_sequence,
         )
@@ -219,6 +282,8 @@ class MTConnectIngest:
             else:
                 summary.rejected += 1  # a device the probe did not list
         report = ingest.StoreReport()
+        now = self.clock()
+        health = self.health.succeeded(now=now, resynced=res.resync_reason is not None)
         with self.db.session() as session:
             for machine_id, events in by_machine.items():
                 report.merge(
@@ -228,14 +293,12 @@ class MTConnectIngest:
             assert row is not None
             row.instance_id = self.poller.state.instance_id
             row.next_sequence = self.poller.state.next_sequence
-            row.polls += 1
             row.events += report.accepted
             row.restarts += int(res.agent_restarted)
             row.lost += res.lost
-            row.last_poll_at = utcnow()
-            row.last_error = None
-            row.updated_at = row.last_poll_at
+            _save_health(row, health, now)
             session.add(row)
+        self.health = health
         summary.accepted = report.accepted
         summary.duplicates = report.duplicates
         summary.rejected += len(report.rejected)
@@ -246,52 +309,78 @@ class MTConnectIngest:
         if self.metrics is not None:
             self.metrics.mtconnect_polls.labels(outcome=outcome).inc()
 
-    def _save_error(self, message: str) -> None:
+    def _failed(self, exc: MatchingError, *, retry: bool) -> None:
+        """Record a failed attempt: the next one waits the backoff (``retry``) or none is due."""
+        failures = self.health.consecutive_failures + 1
+        delay = self.backoff.delay(failures, self.rng) if retry else None
+        self.last_delay = delay
+        timeout = isinstance(exc, AgentTimeout)
+        self.totals.errors += 1
+        self.totals.timeouts += int(timeout)
+        now = self.clock()
+        self._save(self.health.failed(now=now, error=exc.message, delay=delay, timeout=timeout))
+
+    def _save(self, health: AgentHealth) -> None:
         assert self.agent_id is not None
+        now = self.clock()
         with self.db.session() as session:
             row = session.get(MtconnectAgent, self.agent_id)
             if row is not None:
-                row.last_error = message[:2000]
-                row.updated_at = utcnow()
+                _save_health(row, health, now)
                 session.add(row)
+        self.health = health
+
+    def stop(self) -> None:
+        """The ingest ends: a failing agent is saved as ``error`` (no attempt is scheduled)."""
+        if self.agent_id is not None and self.health.status == "backing_off":
+            self._save(self.health.stopped())
 
     def run(
         self,
         *,
         interval: float = 2.0,
         max_polls: int | None = None,
+        max_failures: int | None = None,
         until_idle: bool = False,
         stop: threading.Event | None = None,
         echo: Callable[[str], Any] | None = None,
     ) -> RunTotals:
-        """Poll every ``interval`` s until ``stop`` is set, ``max_polls`` polls, or (with
-        ``until_idle``) a sample poll brings nothing new. An unreachable agent is retried."""
+        """Poll every ``interval`` s until ``stop`` is set, ``max_polls`` attempts,
+        ``max_failures`` failures in a row, or (with ``until_idle``) a sample poll brings
+        nothing new. A failed poll is retried after the backoff; when the run ends on a failure
+        the agent is left in ``error``."""
         stop = stop or threading.Event()
         if self.poller is None:
             self.setup()
-        backoff = interval
-        while not stop.is_set() and (max_polls is None or self.totals.polls < max_polls):
-            try:
-                s = self.poll_once()
-            except (AgentUnreachable, InvalidDocument) as exc:
-                self.totals.errors += 1
+        attempts = 0
+        try:
+            while not stop.is_set() and (max_polls is None or attempts < max_polls):
+                attempts += 1
+                try:
+                    s = self.poll_once()
+                except (AgentUnreachable, InvalidDocument) as exc:
+                    failures = self.health.consecutive_failures
+                    if max_failures is not None and failures >= max_failures:
+                        if echo:
+                            echo(f"agent error ({exc.code}): {exc.message}; giving up")
+                        break
+                    delay = self.last_delay or interval
+                    if echo:
+                        echo(f"agent error ({exc.code}): {exc.message}; retrying in {delay:.1f} s")
+                    stop.wait(delay)
+                    continue
                 if echo:
-                    echo(f"agent error ({exc.code}): {exc.message}; retrying in {backoff:.0f} s")
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 60.0)
-                continue
-            except MatchingError:
-                raise
-            backoff = interval
-            if echo:
-                echo(
-                    f"{s.kind}: {s.observations} observations, {s.accepted} new events, "
-                    f"{s.duplicates} duplicates, {s.rejected} rejected"
-                    + (" (agent restarted)" if s.agent_restarted else "")
-                    + (f", {s.lost} lost" if s.lost else "")
-                )
-            if until_idle and s.kind == "sample" and s.observations == 0:
-                break
-            if s.observations == 0 or s.kind == "current":
-                stop.wait(interval)
+                    echo(
+                        f"{s.kind}: {s.observations} observations, {s.accepted} new events, "
+                        f"{s.duplicates} duplicates, {s.rejected} rejected"
+                        + (" (agent restarted)" if s.agent_restarted else "")
+                        + (f" (resync: {s.resync_reason})" if s.resync_reason else "")
+                        + (f", {s.lost} lost" if s.lost else "")
+                    )
+                if until_idle and s.kind == "sample" and s.observations == 0:
+                    break
+                if s.observations == 0 or s.kind == "current":
+                    stop.wait(interval)
+        finally:
+            self.stop()
         return self.totals

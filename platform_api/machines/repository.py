@@ -313,3 +313,10 @@ def agent_for(session: Session, *, org_id: str, base_url: str) -> MtconnectAgent
             MtconnectAgent.org_id == org_id, MtconnectAgent.base_url == base_url
         )
     ).first()
+
+
+def list_agents(
+    session: Session, *, org_id: str, cursor: str | None, limit: int
+) -> tuple[list[MtconnectAgent], str | None]:
+    stmt = select(MtconnectAgent).where(MtconnectAgent.org_id == org_id)
+    return paginate(session, stmt, MtconnectAgent.id, cursor=cursor, limit=limit)

@@ -13,7 +13,9 @@ import pytest
 from matching.capacity import state_timeline
 from matching.errors import InvalidDocument
 from matching.events import EventLog, Snapshot, dedupe_events, parse_timestamp
-from matching.mtconnect import parse_probe, parse_shdr, parse_streams
+from matching.mtconnect.probe import parse_probe
+from matching.mtconnect.shdr import parse_shdr
+from matching.mtconnect.streams import parse_streams
 
 
 def test_probe_envelope_from_axis_lengths(mtc: Path) -> None:

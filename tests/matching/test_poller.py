@@ -12,7 +12,8 @@ import pytest
 
 from matching.errors import AgentUnreachable
 from matching.events import EventLog
-from matching.mtconnect import MTConnectPoller, PollerState, parse_streams
+from matching.mtconnect.poller import MTConnectPoller, PollerState
+from matching.mtconnect.streams import parse_streams
 from tests.matching.agent import ReplayAgent
 
 

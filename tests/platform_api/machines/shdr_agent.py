@@ -19,7 +19,9 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from matching.events import STATE_FIELDS, format_timestamp
-from matching.mtconnect import OBSERVATION_FIELDS, parse_probe, parse_shdr
+from matching.mtconnect.document import OBSERVATION_FIELDS
+from matching.mtconnect.probe import parse_probe
+from matching.mtconnect.shdr import parse_shdr
 from tests.matching.agent import ReplayAgent
 
 NS = "urn:mtconnect.org:MTConnectStreams:1.3"

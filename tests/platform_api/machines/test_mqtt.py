@@ -172,7 +172,8 @@ def test_the_okuma_recording_over_mqtt(
     from pathlib import Path
 
     from matching.capacity import state_timeline
-    from matching.mtconnect import parse_probe, parse_shdr
+    from matching.mtconnect.probe import parse_probe
+    from matching.mtconnect.shdr import parse_shdr
     from platform_api.machines import ingest
     from platform_api.machines import repository as machines_repository
 

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from matching.capacity import StateSpan, state_timeline
 from matching.errors import AgentUnreachable
 from matching.events import Snapshot
-from matching.mtconnect import parse_probe, parse_streams
+from matching.mtconnect.probe import parse_probe
+from matching.mtconnect.streams import parse_streams
 from platform_api.db.models import MtconnectAgent
 from platform_api.db.session import Database
 from platform_api.ingest.mtconnect import MTConnectIngest

@@ -1,0 +1,9 @@
+"""The attack tests run against the platform's own fixtures (SQLite and PostgreSQL)."""
+
+from tests.platform_api.conftest import (  # noqa: F401
+    api,
+    client,
+    ctx,
+    database_url,
+    fresh_database,
+)
