@@ -81,7 +81,7 @@ def run_history_import(
     ctx: AppContext, run: JobRun
 ) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     """Read the CSV, analyse and store each part file once, store the good rows."""
-    from quote.training import read_history_csv
+    from quote.history import read_history_csv
 
     settings = ctx.settings
     folder = job_dir(settings.data_dir, run.job_id)
@@ -187,7 +187,7 @@ def run_history_import(
 
 def run_train(ctx: AppContext, run: JobRun) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     """Train the shop's model on its imported history, in a worker process; store the artifact."""
-    from quote.training import HistoryRow as EngineRow
+    from quote.history import HistoryRow as EngineRow
 
     data_dir = ctx.settings.data_dir
     with ctx.db.session() as session:

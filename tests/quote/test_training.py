@@ -19,6 +19,7 @@ import pytest
 
 from quote import featurize
 from quote.analysis import analyze_part
+from quote.artifact import FORMAT_VERSION, QuoteModel, Row
 from quote.catalogs import load_catalog, resolve_tolerance
 from quote.corpus import write_corpus
 from quote.costing import estimate
@@ -30,22 +31,15 @@ from quote.errors import (
     ModelNotFound,
     UnreadablePart,
 )
-from quote.training import (
-    FORMAT_VERSION,
-    HISTORY_COLUMNS,
-    HistoryRow,
-    QuoteModel,
-    Row,
+from quote.history import HISTORY_COLUMNS, HistoryRow, read_history_csv, read_requests_csv
+from quote.persistence import (
     load_default_model,
     load_model,
     model_from_bytes,
     model_to_bytes,
-    read_history_csv,
-    read_requests_csv,
     save_model,
-    train_default_model,
-    train_shop_model,
 )
+from quote.training import train_default_model, train_shop_model
 from quote.types import PartFeatures, QuoteSpec
 
 MATERIALS = ("A5052", "A6061", "S45C", "SUS304", "C3604", "POM")
