@@ -295,8 +295,9 @@ def train(
     with typed_errors():
         path = shop_model_path(shop)
         read = read_history_csv(history)
-        for line, code, message in read.errors:
-            err.print(f"line {line}: {code}: {message}", markup=False)
+        for e in read.errors:
+            where = f"line {e.line}" + (f", {e.column}" if e.column else "")
+            err.print(f"{where}: {e.code}: {e.message}", markup=False)
         base = load_default_model()
         progress, update = _progress_bar(f"Training {shop}")
         t0 = time.perf_counter()
@@ -306,7 +307,7 @@ def train(
     m = model.metrics
     out.print(
         f"Trained {model.version} on {model.trained_rows} rows "
-        f"({len(read.errors)} skipped) in {time.perf_counter() - t0:.1f} s -> {path}"
+        f"({read.rejected_lines} lines skipped) in {time.perf_counter() - t0:.1f} s -> {path}"
     )
     if m:
         out.print(

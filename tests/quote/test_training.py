@@ -301,8 +301,10 @@ def test_history_csv_reports_bad_rows_and_keeps_good_ones(tmp_path: Path) -> Non
         f"{part},S45C,3,0.02,black oxide,0,5,\n"  # 14 zero price
     )
     read = read_history_csv(_write(tmp_path / "history.csv", text))
-    assert [line for line, _, _ in read.errors] == [3, 4, 5, 6, 7, 8, 9, 10, 11, 14]
-    codes = dict((line, code) for line, code, _ in read.errors)
+    assert [e.line for e in read.errors] == [3, 4, 5, 6, 7, 8, 9, 10, 11, 14]
+    assert read.lines_read == 12 and read.rejected_lines == 10
+    codes = {e.line: e.code for e in read.errors}
+    assert {e.line: e.column for e in read.errors}[9] == "tolerance"
     assert codes[3] == "part_not_found"
     assert codes[4] == "unknown_material"
     assert codes[5] == codes[8] == codes[14] == "invalid_price"
