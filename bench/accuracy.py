@@ -9,7 +9,7 @@ of it is read from the engine's catalogs or costing module.
 
 300 parts, one request each (a job shop rarely sees a part twice); the first 200 rows are the
 shop's history (written as STL files and a history CSV, read back through
-``quote.training.read_history_csv``), the last 100 are held out. Figures:
+``quote.history.read_history_csv``), the last 100 are held out. Figures:
 
 - shop model: ``train_shop_model`` on the 200 rows with the default model as the prior;
 - default model and bare physics on the same held-out rows (what the shop gets before training);
@@ -53,19 +53,13 @@ sys.path.insert(0, str(REPO))
 
 from quote import featurize  # noqa: E402
 from quote.analysis import analyze_part  # noqa: E402
+from quote.artifact import QuoteModel, Row  # noqa: E402
 from quote.catalogs import Catalog, load_catalog, resolve_tolerance  # noqa: E402
 from quote.corpus import generate_corpus  # noqa: E402
 from quote.costing import estimate  # noqa: E402
-from quote.training import (  # noqa: E402
-    HistoryRow,
-    QuoteModel,
-    Row,
-    default_model_path,
-    load_model,
-    read_history_csv,
-    train_default_model,
-    train_shop_model,
-)
+from quote.history import HistoryRow, read_history_csv  # noqa: E402
+from quote.persistence import default_model_path, load_model  # noqa: E402
+from quote.training import train_default_model, train_shop_model  # noqa: E402
 from quote.types import QuoteSpec  # noqa: E402
 
 SEED = 20240611

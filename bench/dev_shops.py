@@ -58,16 +58,12 @@ from accuracy import (  # noqa: E402
 )
 
 from quote import featurize  # noqa: E402
+from quote.artifact import QuoteModel  # noqa: E402
 from quote.catalogs import Catalog, compatible_finishes, load_catalog  # noqa: E402
 from quote.corpus import generate_corpus  # noqa: E402
-from quote.training import (  # noqa: E402
-    QuoteModel,
-    default_model_path,
-    load_model,
-    read_history_csv,
-    train_default_model,
-    train_shop_model,
-)
+from quote.history import read_history_csv  # noqa: E402
+from quote.persistence import default_model_path, load_model  # noqa: E402
+from quote.training import train_default_model, train_shop_model  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "dev_shops.md"
 NOISE_SIGMA = 0.05

@@ -37,7 +37,7 @@ from quote.analysis import analyze_part  # noqa: E402
 from quote.catalogs import load_catalog  # noqa: E402
 from quote.corpus import generate_corpus  # noqa: E402
 from quote.engine import QuoteRequest, quote_analysis  # noqa: E402
-from quote.training import load_default_model  # noqa: E402
+from quote.persistence import load_default_model  # noqa: E402
 
 STEP_FILE = REPO.parent / "shared/data/parts/nist_ctc_ftc/geometry_only/nist_ctc_01_asme1_rd.stp"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

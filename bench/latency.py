@@ -25,7 +25,7 @@ import trimesh
 from quote.catalogs import load_catalog
 from quote.engine import QuoteRequest, quote_file
 from quote.errors import MitsumoriError
-from quote.training import load_default_model
+from quote.persistence import load_default_model
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = REPO.parent / "shared" / "data" / "parts"

@@ -109,7 +109,7 @@ def shop_model_path(shop: str, data_dir: Path | None = None) -> Path:
 
 
 def _load_model(shop: str | None) -> Any:
-    from quote.training import load_default_model, load_model
+    from quote.persistence import load_default_model, load_model
 
     if shop is None:
         return load_default_model()
@@ -288,13 +288,16 @@ def train(
     shop: Annotated[str, typer.Option("--shop", help="Shop name the model is saved under")],
 ) -> None:
     """Train a shop's own pricing model from its past quotes (at least 50 good rows)."""
-    from quote.training import load_default_model, read_history_csv, save_model, train_shop_model
+    from quote.history import read_history_csv
+    from quote.persistence import load_default_model, save_model
+    from quote.training import train_shop_model
 
     with typed_errors():
         path = shop_model_path(shop)
         read = read_history_csv(history)
-        for line, code, message in read.errors:
-            err.print(f"line {line}: {code}: {message}", markup=False)
+        for e in read.errors:
+            where = f"line {e.line}" + (f", {e.column}" if e.column else "")
+            err.print(f"{where}: {e.code}: {e.message}", markup=False)
         base = load_default_model()
         progress, update = _progress_bar(f"Training {shop}")
         t0 = time.perf_counter()
@@ -304,7 +307,7 @@ def train(
     m = model.metrics
     out.print(
         f"Trained {model.version} on {model.trained_rows} rows "
-        f"({len(read.errors)} skipped) in {time.perf_counter() - t0:.1f} s -> {path}"
+        f"({read.rejected_lines} lines skipped) in {time.perf_counter() - t0:.1f} s -> {path}"
     )
     if m:
         out.print(
@@ -326,7 +329,7 @@ def quote_batch(
     from quote.analysis import analyze_part
     from quote.catalogs import load_catalog
     from quote.engine import QuoteRequest, quote_analysis
-    from quote.training import read_requests_csv
+    from quote.history import read_requests_csv
 
     with typed_errors():
         model = _load_model(shop)
@@ -376,7 +379,8 @@ def build_default(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
 ) -> None:
     """Train the default model on physics-priced generated parts (run by `make run`)."""
-    from quote.training import default_model_path, save_model, train_default_model
+    from quote.persistence import default_model_path, save_model
+    from quote.training import train_default_model
 
     target = out_file or default_model_path()
     progress, update = _progress_bar("Building default model")

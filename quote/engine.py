@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from quote.analysis import ItemAnalysis, PartAnalysis, analyze_part
+from quote.artifact import QuoteModel
 from quote.catalogs import (
     Catalog,
     load_catalog,
@@ -27,7 +28,7 @@ from quote.errors import InvalidQuantity
 from quote.explain import explain
 from quote.geometry.dfm import check_dfm
 from quote.leadtime import add_business_days
-from quote.training import QuoteModel, load_default_model
+from quote.persistence import load_default_model
 from quote.types import CostBreakdown, QuoteSpec, as_jsonable
 
 CURRENCY = "JPY"

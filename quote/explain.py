@@ -67,7 +67,7 @@ def explain(
     Parameters
     ----------
     prediction
-        ``quote.training.ModelPrediction`` (unit_price, contributions by driver in JPY,
+        ``quote.artifact.ModelPrediction`` (unit_price, contributions by driver in JPY,
         base_value, prior_unit_price).
     physics
         The process-planning estimate of the same part and spec.

@@ -22,7 +22,7 @@ def shared_parts() -> Path:
 @pytest.fixture(scope="session")
 def default_model():  # type: ignore[no-untyped-def]
     """The bundled default model, as `make model` (a prerequisite of `make test`) builds it."""
-    from quote.training import default_model_path, load_model
+    from quote.persistence import default_model_path, load_model
 
     path = default_model_path()
     if not path.exists():

@@ -148,7 +148,7 @@ class HistoryRow(SQLModel, table=True):
     tolerance: str | None = Field(default=None, max_length=32)
     finish: str | None = Field(default=None, max_length=64)
     unit_price: float  # JPY
-    lead_time_days: float  # business days
+    lead_time_days: float | None = None  # business days; None: not known (price only)
     created_at: datetime = _ts()
 
 
@@ -182,7 +182,7 @@ class Job(SQLModel, table=True):
     progress: float = 0.0  # 0..1
     message: str = Field(default="", max_length=2000)
     params: dict[str, Any] = _json(dict)
-    errors: list[dict[str, Any]] = _json(list)  # [{line, error, message}]
+    errors: list[dict[str, Any]] = _json(list)  # [{line, column, error, message}]
     result: dict[str, Any] = _json(dict)
     attempts: int = 0
     max_attempts: int = 2

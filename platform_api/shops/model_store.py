@@ -19,7 +19,7 @@ from quote.errors import ModelIncompatible, ModelNotFound
 
 
 class ModelStore:
-    """Loads and caches ``quote.training.QuoteModel`` objects."""
+    """Loads and caches ``quote.artifact.QuoteModel`` objects."""
 
     def __init__(self, *, max_cached: int = 16) -> None:
         self.max_cached = max_cached
@@ -31,7 +31,7 @@ class ModelStore:
         """The default model (trained by ``make run``), loaded once per process."""
         with self._lock:
             if self._default is None:
-                from quote.training import load_default_model
+                from quote.persistence import load_default_model
 
                 try:
                     self._default = load_default_model()
@@ -67,7 +67,7 @@ class ModelStore:
             if row_id in self._cache:
                 self._cache.move_to_end(row_id)
                 return self._cache[row_id], row_id
-        from quote.training import model_from_bytes
+        from quote.persistence import model_from_bytes
 
         artifact = session.exec(select(ShopModel.artifact).where(ShopModel.id == row_id)).one()
         model = model_from_bytes(artifact)

@@ -20,7 +20,8 @@ from platform_api.security import Principal
 from platform_api.shops import repository
 from platform_api.shops.schemas import TrainRequest
 from quote.errors import HistoryError, InsufficientHistory
-from quote.training import HISTORY_COLUMNS, MIN_SHOP_ROWS
+from quote.history import HISTORY_COLUMNS
+from quote.training import MIN_SHOP_ROWS
 
 
 def own_shop(principal: Principal, shop_id: str) -> str:

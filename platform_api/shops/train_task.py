@@ -14,7 +14,7 @@ def train_in_worker(
     progress: Any,
     analyses: dict[Any, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Train on ``rows`` (``quote.training.HistoryRow``) with the default model as the prior.
+    """Train on ``rows`` (``quote.history.HistoryRow``) with the default model as the prior.
 
     ``analyses`` maps part paths to stored ``PartAnalysis.to_dict()`` output, so the worker
     does not parse the part files again.
@@ -24,7 +24,8 @@ def train_in_worker(
     for a typed error (its ``detail`` would not survive pickling as an exception).
     """
     from quote.analysis import analysis_from_dict
-    from quote.training import load_default_model, model_to_bytes, train_shop_model
+    from quote.persistence import load_default_model, model_to_bytes
+    from quote.training import train_shop_model
 
     def report(done: int, total: int, message: str) -> None:
         try:

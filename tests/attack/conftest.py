@@ -4,6 +4,7 @@ from tests.platform_api.conftest import (  # noqa: F401
     api,
     client,
     ctx,
+    data_dir,
     database_url,
     fresh_database,
 )

@@ -75,12 +75,9 @@ def buyer_part(client: Any, buyer: Org, xyz: tuple[float, float, float] = (120, 
 @functools.cache
 def shop_model_bytes() -> bytes:
     """A shop model trained on a made-up shop's 56-row history (its own prices), once."""
-    from quote.training import (
-        HistoryRow,
-        load_default_model,
-        model_to_bytes,
-        train_shop_model,
-    )
+    from quote.history import HistoryRow
+    from quote.persistence import load_default_model, model_to_bytes
+    from quote.training import train_shop_model
 
     rows, files = history_dataset(7, 8, seed=4)
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,7 +97,7 @@ def shop_model_bytes() -> bytes:
 
 def install_shop_model(ctx: Any, shop: Org) -> str:
     """Make the trained model the shop's active one; its version."""
-    from quote.training import model_from_bytes
+    from quote.persistence import model_from_bytes
 
     artifact = shop_model_bytes()
     version = str(model_from_bytes(artifact).version)

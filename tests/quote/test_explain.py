@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
+from quote.artifact import ModelPrediction
 from quote.catalogs import load_catalog
 from quote.corpus import corpus_features, generate_part
 from quote.costing import estimate
 from quote.explain import explain
 from quote.featurize import BREAKDOWN_TERMS
-from quote.training import ModelPrediction
 from quote.types import PartFeatures, PhysicsEstimate, QuoteSpec
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from quote import featurize
 from quote.analysis import analyze_part
+from quote.artifact import FORMAT_VERSION, QuoteModel, Row
 from quote.catalogs import load_catalog, resolve_tolerance
 from quote.corpus import write_corpus
 from quote.costing import estimate
@@ -30,22 +31,15 @@ from quote.errors import (
     ModelNotFound,
     UnreadablePart,
 )
-from quote.training import (
-    FORMAT_VERSION,
-    HISTORY_COLUMNS,
-    HistoryRow,
-    QuoteModel,
-    Row,
+from quote.history import HISTORY_COLUMNS, HistoryRow, read_history_csv, read_requests_csv
+from quote.persistence import (
     load_default_model,
     load_model,
     model_from_bytes,
     model_to_bytes,
-    read_history_csv,
-    read_requests_csv,
     save_model,
-    train_default_model,
-    train_shop_model,
 )
+from quote.training import train_default_model, train_shop_model
 from quote.types import PartFeatures, QuoteSpec
 
 MATERIALS = ("A5052", "A6061", "S45C", "SUS304", "C3604", "POM")
@@ -307,8 +301,10 @@ def test_history_csv_reports_bad_rows_and_keeps_good_ones(tmp_path: Path) -> Non
         f"{part},S45C,3,0.02,black oxide,0,5,\n"  # 14 zero price
     )
     read = read_history_csv(_write(tmp_path / "history.csv", text))
-    assert [line for line, _, _ in read.errors] == [3, 4, 5, 6, 7, 8, 9, 10, 11, 14]
-    codes = dict((line, code) for line, code, _ in read.errors)
+    assert [e.line for e in read.errors] == [3, 4, 5, 6, 7, 8, 9, 10, 11, 14]
+    assert read.lines_read == 12 and read.rejected_lines == 10
+    codes = {e.line: e.code for e in read.errors}
+    assert {e.line: e.column for e in read.errors}[9] == "tolerance"
     assert codes[3] == "part_not_found"
     assert codes[4] == "unknown_material"
     assert codes[5] == codes[8] == codes[14] == "invalid_price"

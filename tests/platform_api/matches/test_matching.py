@@ -14,7 +14,7 @@ from platform_api.db.models import Part
 from platform_api.matches import index as idx
 from quote.analysis import analysis_from_dict
 from quote.engine import QuoteRequest, quote_analysis
-from quote.training import model_from_bytes
+from quote.persistence import model_from_bytes
 from tests.platform_api.factories import make_org, stl_box
 from tests.platform_api.market import (
     FUKUOKA,
