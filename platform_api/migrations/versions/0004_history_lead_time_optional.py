@@ -1,6 +1,6 @@
 """history rows: lead_time_days may be empty (the row then trains the price model only)
 
-Revision ID: 0003_history_lead_time_optional
+Revision ID: 0004_history_lead_time_optional
 Revises: 0002_machine_data
 """
 
