@@ -356,7 +356,7 @@ def part_error(exc: Exception) -> MitsumoriError | None:
         return UnreadablePart(
             f"the part reader crashed on this file ({exc.cause}): it is corrupt or built in a way "
             "the reader cannot handle. Export it again from your CAD system (STEP AP214 or "
-            "AP242), or upload it as STL.",
+            "AP242), or send an STL export of it.",
             detail={"reason": "reader_crashed", "cause": exc.cause},
         )
     advice = (
