@@ -1,58 +1,49 @@
-"""Part analysis off the event loop and off the API process's GIL: a pool of worker processes.
+"""Part analysis off the event loop and off the API process's GIL, in isolated worker processes.
 
 STEP parsing and ray casting take seconds of CPU. Run in the API process, even on a thread, they
 would hold the GIL and slow every other request (``/healthz`` included); in a child process they
-cost the API nothing. The pool uses ``spawn`` because forking a process with threads (uvicorn,
-the job worker, OpenCASCADE's) is unsafe.
+cost the API nothing. The workers come from ``quote.isolation.IsolatedPool``: each runs one
+analysis at a time, so a file that crashes the reader, runs past the time limit or past the
+memory limit fails its own request only, and the worker is replaced while the others go on.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FuturesTimeout
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import quote.errors as core_errors
 from quote.errors import MitsumoriError, UnreadablePart
+from quote.isolation import (
+    IsolatedPool,
+    Limits,
+    PoolClosed,
+    WorkerCrashed,
+    WorkerOutOfMemory,
+    WorkerTimedOut,
+    analyze_to_dict,
+    part_error,
+    rebuild_error,
+)
+
+if TYPE_CHECKING:
+    from platform_api.settings import Settings
+
+__all__ = ["Analyzer", "PoolClosed", "rebuild_error"]
 
 log = logging.getLogger("mitsumori.analyzer")
 
 
-def _analyze(path: str, units: str | None, max_bytes: int) -> dict[str, Any]:
-    """Runs in the worker: the analysis as a dict, or ``{"__error__": ...}`` for a typed error.
-
-    Typed errors travel as plain data: ``MitsumoriError`` takes ``detail`` by keyword, which
-    pickling an exception drops.
-    """
-    from quote.analysis import analyze_part
-
-    try:
-        return analyze_part(path, units=units, max_bytes=max_bytes).to_dict()
-    except MitsumoriError as exc:
-        return {"__error__": {"class": type(exc).__name__, **exc.to_dict()}}
-
-
 def _warm() -> bool:
-    """Load the engine and its compiled kernels in a fresh worker, so the first upload does not
-    pay for them."""
+    """Load the engine, OpenCASCADE and the compiled kernels in a fresh worker, so the first
+    upload does not pay for them (and its memory limit counts the analysis, not the imports)."""
+    import quote.geometry.step  # noqa: F401
     from quote.analysis import warm_up
 
     warm_up()
     return True
-
-
-def rebuild_error(payload: dict[str, Any]) -> MitsumoriError:
-    cls = getattr(core_errors, payload.get("class", ""), None)
-    if not (isinstance(cls, type) and issubclass(cls, MitsumoriError)):
-        cls = UnreadablePart
-    err = cls(payload.get("message", "part could not be read"), detail=payload.get("detail"))
-    return err
 
 
 class Analyzer:
@@ -61,32 +52,54 @@ class Analyzer:
     Parameters
     ----------
     workers
-        Worker processes; 0 runs the analysis in the calling thread (tests, tiny installs).
+        Worker processes; 0 runs the analysis in the calling thread (tests, tiny installs:
+        no isolation and no limits then).
     max_bytes
         Largest file the engine accepts, bytes.
+    limits
+        Time and memory allowed to one part's analysis (and to making its mesh).
     """
 
-    def __init__(self, workers: int, *, max_bytes: int) -> None:
+    def __init__(self, workers: int, *, max_bytes: int, limits: Limits | None = None) -> None:
         self.workers = workers
         self.max_bytes = max_bytes
+        self.limits = limits or Limits()
         self._lock = threading.Lock()
-        self._pool: Executor | None = None
+        self._pool: IsolatedPool | None = None
+        self._closed = False
 
-    def _get_pool(self) -> Executor | None:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Analyzer:
+        """The analyzer ``settings`` describe (workers, upload limit, per-part limits)."""
+        memory = settings.analysis_memory_mb
+        return cls(
+            settings.analysis_workers,
+            max_bytes=settings.max_upload_bytes,
+            limits=Limits(
+                seconds=settings.analysis_timeout_seconds,
+                memory_bytes=None if memory is None else memory * 2**20,
+            ),
+        )
+
+    def _get_pool(self) -> IsolatedPool | None:
         if self.workers <= 0:
             return None
         with self._lock:
+            if self._closed:
+                raise PoolClosed("the analysis pool is closed")
             if self._pool is None:
-                ctx = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+                self._pool = IsolatedPool(self.workers, initializer=_warm)
             return self._pool
 
     def warm_up(self) -> None:
         """Start the workers and import the engine in them (in the background)."""
         pool = self._get_pool()
         if pool is not None:
-            for _ in range(self.workers):
-                pool.submit(_warm)
+            pool.start()
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (tests, diagnostics)."""
+        return [] if self._pool is None else self._pool.pids()
 
     def analyze(
         self,
@@ -99,23 +112,22 @@ class Analyzer:
         """``PartAnalysis.to_dict()`` of ``path``; raises the engine's typed errors.
 
         ``tick`` runs every ``tick_seconds`` while a worker process analyses (a job refreshes
-        its heartbeat there, so a long STEP file does not make it look dead).
-        A crash of the reader (a corrupt file can abort OpenCASCADE) or an untyped exception in
-        the engine is reported as ``UnreadablePart``: input must never produce a 500.
+        its heartbeat there, so a long STEP file does not make it look dead). A crash of the
+        reader is ``UnreadablePart``, a time or memory overrun ``PartTooComplex``, an untyped
+        exception in the engine ``UnreadablePart``: input must never produce a 500.
         """
         try:
-            result = self.call(
-                _analyze, str(path), units, self.max_bytes, tick=tick, tick_seconds=tick_seconds
+            result = self.call_part(
+                analyze_to_dict,
+                str(path),
+                units,
+                self.max_bytes,
+                tick=tick,
+                tick_seconds=tick_seconds,
             )
-        except BrokenProcessPool:
-            log.warning("analysis worker died on a %s file; restarting the pool", path.suffix)
-            with self._lock:
-                self._pool = None
-            raise UnreadablePart(
-                "the part reader crashed on this file; it is probably corrupt",
-                detail={"reason": "reader_crashed"},
-            ) from None
         except MitsumoriError:
+            raise
+        except PoolClosed:
             raise
         except Exception as exc:  # an engine bug on odd input: log it, answer as unreadable
             log.exception("analysis failed unexpectedly on a %s file", path.suffix)
@@ -124,37 +136,45 @@ class Analyzer:
             ) from exc
         if "__error__" in result:
             raise rebuild_error(result["__error__"])
-        return result
+        return dict(result)
 
-    def call(
+    def call_part(
         self,
         fn: Callable[..., Any],
         *args: Any,
         tick: Callable[[], None] | None = None,
         tick_seconds: float = 0.5,
     ) -> Any:
+        """``call`` under the per-part limits, a worker's failure turned into a typed error."""
+        try:
+            return self.call(fn, *args, limits=self.limits, tick=tick, tick_seconds=tick_seconds)
+        except (WorkerCrashed, WorkerTimedOut, WorkerOutOfMemory) as exc:
+            log.warning("analysis worker failed on a part (%s); it was replaced", exc)
+            raise part_error(exc) from None  # type: ignore[misc]
+
+    def call(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        limits: Limits | None = None,
+        tick: Callable[[], None] | None = None,
+        tick_seconds: float = 0.5,
+    ) -> Any:
         """``fn(*args)`` in a worker process (inline when ``workers`` is 0).
 
         ``tick`` runs every ``tick_seconds`` while waiting (the job worker relays progress and
-        refreshes its heartbeat there); what it raises propagates, abandoning the wait.
+        refreshes its heartbeat there); what it raises propagates, abandoning the call.
+        Failures of the process raise ``quote.isolation``'s ``Worker*`` errors.
         """
         pool = self._get_pool()
         if pool is None:
             return fn(*args)
-        future = pool.submit(fn, *args)
-        while True:
-            try:
-                return future.result(timeout=tick_seconds)
-            except FuturesTimeout:
-                if tick is not None:
-                    tick()
-            except BrokenProcessPool:
-                with self._lock:
-                    self._pool = None
-                raise
+        return pool.run(fn, *args, limits=limits, tick=tick, tick_seconds=tick_seconds)
 
     def close(self) -> None:
+        """Stop the workers (busy ones are killed; their callers get ``PoolClosed``)."""
         with self._lock:
+            self._closed = True
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.close()

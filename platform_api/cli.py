@@ -72,6 +72,9 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    graceful_seconds: Annotated[
+        float, typer.Option(min=0, help="On SIGTERM/SIGINT, wait this long for open requests")
+    ] = 10.0,
 ) -> None:
     """Run the HTTP API (uvicorn). Settings come from MITSUMORI_* environment variables."""
     import os
@@ -108,6 +111,8 @@ def serve(
         log_level=log_level,
         log_config=log_config,
         access_log=False,  # uvicorn's would duplicate ours, with full paths and query strings
+        # then the lifespan stops the job worker, the MQTT subscriber and the analysis workers
+        timeout_graceful_shutdown=graceful_seconds,
     )
 
 
@@ -215,7 +220,7 @@ def jobs_run() -> None:
 
     settings = Settings()
     engine = make_engine(settings.effective_database_url)
-    analyzer = Analyzer(settings.analysis_workers, max_bytes=settings.max_upload_bytes)
+    analyzer = Analyzer.from_settings(settings)
     try:
         upgrade(engine)
         ctx = AppContext(

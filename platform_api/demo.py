@@ -179,7 +179,7 @@ def seed_demo(
     """
     settings = settings or Settings()
     engine = make_engine(settings.effective_database_url)
-    analyzer = Analyzer(settings.analysis_workers, max_bytes=settings.max_upload_bytes)
+    analyzer = Analyzer.from_settings(settings)
     try:
         upgrade(engine)
         ctx = AppContext(

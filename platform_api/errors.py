@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from quote.errors import MitsumoriError
+from quote.isolation import PoolClosed
 
 log = logging.getLogger("mitsumori.api")
 
@@ -141,6 +142,13 @@ async def _data_error_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _stopping_handler(request: Request, exc: Exception) -> JSONResponse:
+    # The server is shutting down and closed the analysis workers (PoolClosed) under this request.
+    return error_response(
+        503, "unavailable", "the server is restarting; send the request again in a moment", {}
+    )
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     # A bug, not bad input: log the type and where (no request body, no headers), answer 500.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -153,4 +161,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(DataError, _data_error_handler)
+    app.add_exception_handler(PoolClosed, _stopping_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

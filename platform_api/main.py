@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 ):
                     log.info("admin bootstrap key installed")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        analyzer = Analyzer(settings.analysis_workers, max_bytes=settings.max_upload_bytes)
+        analyzer = Analyzer.from_settings(settings)
         analyzer.warm_up()
         ctx = AppContext(
             settings=settings, db=db, analyzer=analyzer, models=ModelStore(), metrics=metrics

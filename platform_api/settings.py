@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     analysis_workers: int = Field(
         default=2, ge=0, description="Processes that parse part files; 0: in the request thread."
     )
+    analysis_timeout_seconds: float | None = Field(
+        default=180.0,
+        gt=0,
+        description="Wall-clock time one part's analysis may take in a worker; over it the "
+        "worker is killed and the upload answers 422 part_too_complex. Empty: no limit.",
+    )
+    analysis_memory_mb: int | None = Field(
+        default=4096,
+        gt=0,
+        description="Memory one part's analysis may allocate on top of its worker's own, MiB "
+        "(RLIMIT_AS); over it the upload answers 422 part_too_complex. Empty: no limit.",
+    )
     job_worker: bool = Field(default=True, description="Run the job worker thread in this process.")
     job_poll_seconds: float = Field(default=1.0, gt=0)
     job_heartbeat_seconds: float = Field(default=5.0, gt=0)

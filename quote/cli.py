@@ -203,8 +203,9 @@ def quote(
     as_json: Annotated[bool, typer.Option("--json", help="Print the quote JSON")] = False,
 ) -> None:
     """Quote a part: unit price, lead time, breakdown, reasons and DFM warnings."""
-    from quote.engine import QuoteRequest, quote_file
+    from quote.engine import QuoteRequest, quote_analysis
     from quote.errors import SpecError
+    from quote.isolation import analyze_isolated
 
     with typed_errors():
         due = None
@@ -223,7 +224,8 @@ def quote(
         )
         model = _load_model(shop)
         with spinner(f"Reading {part.name}", enabled=not as_json):
-            result = quote_file(part, request, units=units, model=model)
+            # STEP is read in a child process: a reader crash is a typed error, not exit -11
+            result = quote_analysis(analyze_isolated(part, units=units), request, model=model)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     else:
@@ -237,10 +239,10 @@ def features(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Measure a part: volume, extents, stock, holes, walls, setups, process, DFM."""
-    from quote.analysis import analyze_part
+    from quote.isolation import analyze_isolated
 
     with typed_errors(), spinner(f"Reading {part.name}", enabled=not as_json):
-        analysis = analyze_part(part, units=units)
+        analysis = analyze_isolated(part, units=units)
     d = analysis.to_dict()
     if as_json:
         sys.stdout.write(json.dumps(d, ensure_ascii=False, indent=2) + "\n")
@@ -326,10 +328,10 @@ def quote_batch(
     units: Units = None,
 ) -> None:
     """Quote every row of a CSV; a failing row gets {"error", "message"} on its line."""
-    from quote.analysis import analyze_part
     from quote.catalogs import load_catalog
     from quote.engine import QuoteRequest, quote_analysis
     from quote.history import read_requests_csv
+    from quote.isolation import IsolatedPool, analyze_isolated
 
     with typed_errors():
         model = _load_model(shop)
@@ -338,7 +340,8 @@ def quote_batch(
     progress, update = _progress_bar("Quoting")
     cache: dict[Path, Any] = {}
     n_ok = n_err = 0
-    with out_path.open("w", encoding="utf-8") as fh, progress:
+    step_reader = IsolatedPool(1)  # one child for every STEP row; started at the first one
+    with out_path.open("w", encoding="utf-8") as fh, progress, step_reader:
         for i, row in enumerate(rows):
             update(i, len(rows), f"Quoting row {row.line}")
             try:
@@ -346,8 +349,8 @@ def quote_batch(
                     raise row.error
                 if row.part_file not in cache:
                     try:
-                        cache[row.part_file] = analyze_part(
-                            row.part_file, units=units, catalog=catalog
+                        cache[row.part_file] = analyze_isolated(
+                            row.part_file, units=units, pool=step_reader
                         )
                     except MitsumoriError as exc:
                         cache[row.part_file] = exc

@@ -61,6 +61,12 @@ class PartTooLarge(PartError):
     http_status = 413
 
 
+class PartTooComplex(PartError):
+    """Analysing the part ran over its time or memory limit (a huge or pathological model)."""
+
+    code = "part_too_complex"
+
+
 class NotASolid(PartError):
     """Zero volume, open surfaces that cannot be repaired, or no solid body."""
 

@@ -23,6 +23,7 @@ from platform_api.context import AppContext
 from platform_api.db.types import utcnow
 from platform_api.jobs import repository
 from quote.errors import MitsumoriError
+from quote.isolation import PoolClosed
 
 log = logging.getLogger("mitsumori.jobs")
 
@@ -150,7 +151,7 @@ class JobWorker:
                 raise MitsumoriError(f"no handler for job kind {kind!r}")
             result, errors, message = handler(self.ctx, run)
             status = "succeeded"
-        except JobInterrupted:
+        except (JobInterrupted, PoolClosed):  # the server is stopping
             with self.ctx.db.session() as session:
                 repository.release(
                     session,

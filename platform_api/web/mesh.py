@@ -42,7 +42,7 @@ def part_mesh_bytes(ctx: AppContext, part: Part) -> bytes:
     source = ctx.settings.data_dir / part.storage_path
     if not source.is_file():
         raise NotFound("the file of this part is missing from storage", detail={"part_id": part.id})
-    data: bytes = ctx.analyzer.call(
+    data: bytes = ctx.analyzer.call_part(
         part_stl, str(source), part.units_requested or None, ctx.settings.max_upload_bytes
     )
     cached.parent.mkdir(parents=True, exist_ok=True)

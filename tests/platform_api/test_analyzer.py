@@ -53,15 +53,9 @@ def test_waiting_ticks(pool: Analyzer) -> None:
 
 
 def test_a_crashing_reader_is_a_4xx_and_the_pool_recovers(pool: Analyzer, tmp_path: Path) -> None:
-    import platform_api.analyzer as module
-
-    real = module._analyze
-    module._analyze = _die  # type: ignore[assignment]
-    try:
-        with pytest.raises(UnreadablePart, match="crashed"):
-            pool.analyze(tmp_path / "x.stl", units=None)
-    finally:
-        module._analyze = real
+    with pytest.raises(UnreadablePart, match="crashed") as info:
+        pool.call_part(_die)
+    assert info.value.detail == {"reason": "reader_crashed", "cause": "exit code 13"}
     path = tmp_path / "ok.stl"
     path.write_bytes(stl_box(5, 5, 5))
     assert pool.analyze(path, units=None)["source_format"] == "stl"
