@@ -28,7 +28,7 @@ from typing import Any
 from quote.analysis import analyze_part
 from quote.engine import QuoteRequest, quote_analysis
 from quote.errors import MitsumoriError
-from quote.training import load_default_model
+from quote.persistence import load_default_model
 from quote.types import as_jsonable
 
 REPO = Path(__file__).resolve().parents[1]
