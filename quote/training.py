@@ -52,7 +52,7 @@ from quote.errors import (
     UnreadablePart,
 )
 from quote.estimators import IntervalRegressor
-from quote.types import PartFeatures, PhysicsEstimate, QuoteSpec
+from quote.types import DEFAULT_TOLERANCE, PartFeatures, PhysicsEstimate, QuoteSpec
 
 if TYPE_CHECKING:
     from quote.analysis import PartAnalysis
@@ -74,7 +74,6 @@ HISTORY_COLUMNS = (
     "lead_time_days",
 )
 REQUEST_COLUMNS = HISTORY_COLUMNS[:5]
-DEFAULT_TOLERANCE = "ISO2768-m"
 
 
 def _noop(done: int, total: int, message: str) -> None:
