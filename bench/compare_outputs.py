@@ -11,7 +11,10 @@ meant to change no output can be shown to change none:
     .venv/bin/python bench/compare_outputs.py dump /tmp/after.json      # on the new code
     .venv/bin/python bench/compare_outputs.py compare /tmp/before.json /tmp/after.json
 
-``quoted_at``-style fields that depend on the clock are fixed by quoting as of one date.
+``quoted_at``-style fields that depend on the clock are fixed by quoting as of one date. A
+quote is written with ``as_jsonable``, the mapper the CLI's ``--json`` and the API use, so the
+comparison is of the JSON a user sees (on code where ``quote_analysis`` returned that JSON as a
+dict, ``as_jsonable`` of it is the same dict).
 """
 
 from __future__ import annotations
@@ -64,10 +67,11 @@ def dump(out: Path, corpus: int) -> None:
             except MitsumoriError as exc:
                 result[key] = {"error": exc.code}
                 continue
-            entry: dict[str, Any] = {"features": as_jsonable(analysis.items[0].features)}
+            entry: dict[str, Any] = {"features": analysis.items[0].features.to_dict()}
             for name, request in REQUESTS.items():
                 try:
-                    entry[name] = quote_analysis(analysis, request, model=model, today=TODAY)
+                    quote = quote_analysis(analysis, request, model=model, today=TODAY)
+                    entry[name] = as_jsonable(quote)
                 except MitsumoriError as exc:
                     entry[name] = {"error": exc.code}
             result[key] = entry

@@ -23,7 +23,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from quote.contract import Quote
 from quote.errors import MitsumoriError, ModelNotFound
+from quote.types import BREAKDOWN_FIELDS, as_jsonable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHOP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -129,51 +131,44 @@ def _money(v: float) -> str:
     return f"¥{v:,.0f}"
 
 
-def _print_quote(q: dict[str, Any]) -> None:
-    lo, hi = q["unit_price_interval"]
-    title = (
-        f"{q['file']['name']}: {q['quantity']} x {q['material']}, "
-        f"{q['tolerance']['label']}, finish {q['finish']}"
-    )
+def _print_quote(q: Quote) -> None:
+    lo, hi = q.unit_price_interval
+    title = f"{q.file.name}: {q.quantity} x {q.material}, {q.tolerance.label}, finish {q.finish}"
     t = Table(title=title, show_header=False, title_justify="left")
-    t.add_row("Unit price", f"{_money(q['unit_price'])}  (90%: {_money(lo)} - {_money(hi)})")
-    t.add_row("Total", _money(q["total_price"]))
-    llo, lhi = q["lead_time_interval"]
-    t.add_row("Lead time", f"{q['lead_time_days']} business days  (90%: {llo}-{lhi})")
+    t.add_row("Unit price", f"{_money(q.unit_price)}  (90%: {_money(lo)} - {_money(hi)})")
+    t.add_row("Total", _money(q.total_price))
+    llo, lhi = q.lead_time_interval
+    t.add_row("Lead time", f"{q.lead_time_days} business days  (90%: {llo}-{lhi})")
     t.add_row(
-        "Tiers",
-        ", ".join(
-            f"{x['name']} {x['days']} d {_money(x['unit_price'])}" for x in q["lead_time_tiers"]
-        ),
+        "Tiers", ", ".join(f"{x.name} {x.days} d {_money(x.unit_price)}" for x in q.lead_time_tiers)
     )
-    t.add_row("Breakdown / unit", ", ".join(f"{k} {_money(v)}" for k, v in q["breakdown"].items()))
     t.add_row(
-        "Price breaks",
-        ", ".join(f"{b['quantity']}: {_money(b['unit_price'])}" for b in q["price_breaks"]),
+        "Breakdown / unit",
+        ", ".join(f"{k} {_money(getattr(q.breakdown, k))}" for k in BREAKDOWN_FIELDS),
     )
-    m = q["model"]
     t.add_row(
-        "Model", f"{m['name']} {m['version']}" + (f" (shop {m['shop']})" if m["shop"] else "")
+        "Price breaks", ", ".join(f"{b.quantity}: {_money(b.unit_price)}" for b in q.price_breaks)
     )
+    m = q.model
+    t.add_row("Model", f"{m.name} {m.version}" + (f" (shop {m.shop})" if m.shop else ""))
     out.print(t)
-    if q["explanation"]:
+    if q.explanation.lines:
         out.print("[bold]Why this price[/bold]")
-        for line in q["explanation"]:
+        for line in q.explanation.lines:
             out.print(f"  - {line}", markup=False)
-    if q["dfm"]:
+    if q.dfm:
         out.print("[bold]Manufacturability[/bold]")
-        for w in q["dfm"]:
-            out.print(f"  [{w['severity']}] {w['code']}: {w['message']}", markup=False)
-    if q["warnings"]:
+        for w in q.dfm:
+            out.print(f"  [{w.severity}] {w.code}: {w.message}", markup=False)
+    if q.warnings:
         out.print("[bold]Warnings[/bold]")
-        for w in q["warnings"]:
-            out.print(f"  {w['code']}: {w['message']}", markup=False)
-    if len(q["items"]) > 1:
-        out.print(f"[bold]{len(q['items'])} line items[/bold]")
-        for it in q["items"]:
+        for n in q.warnings:
+            out.print(f"  {n.code}: {n.message}", markup=False)
+    if len(q.items) > 1:
+        out.print(f"[bold]{len(q.items)} line items[/bold]")
+        for it in q.items:
             out.print(
-                f"  {it['name']}: {_money(it['unit_price'])} each, {it['lead_time_days']} d",
-                markup=False,
+                f"  {it.name}: {_money(it.unit_price)} each, {it.lead_time_days} d", markup=False
             )
 
 
@@ -227,7 +222,7 @@ def quote(
             # STEP is read in a child process: a reader crash is a typed error, not exit -11
             result = quote_analysis(analyze_isolated(part, units=units), request, model=model)
     if as_json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(as_jsonable(result), ensure_ascii=False, indent=2) + "\n")
     else:
         _print_quote(result)
 
@@ -365,7 +360,7 @@ def quote_batch(
                 )
                 result: dict[str, Any] = {
                     "line": row.line,
-                    **quote_analysis(analysis, req, model=model, catalog=catalog),
+                    **as_jsonable(quote_analysis(analysis, req, model=model, catalog=catalog)),
                 }
                 n_ok += 1
             except MitsumoriError as exc:

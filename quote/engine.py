@@ -1,12 +1,13 @@
 """Assemble a quote: resolve the spec, run the physics estimate and the learned model, explain.
 
 ``quote_analysis`` works on a stored ``PartAnalysis`` (no file access), so the platform can quote
-a part again for another material or quantity without parsing it. The returned dict is the JSON
-contract shared by the CLI and the API.
+a part again for another material or quantity without parsing it. It returns a
+``quote.contract.Quote``; ``as_jsonable`` of it is the JSON the CLI and the API return.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,28 +24,37 @@ from quote.catalogs import (
     resolve_material,
     resolve_tolerance,
 )
+from quote.contract import (
+    Explanation,
+    FileInfo,
+    LeadTimeTier,
+    LineItem,
+    ModelInfo,
+    Notice,
+    Physics,
+    PriceBreak,
+    Quote,
+    SetFeatures,
+    Tolerance,
+)
 from quote.costing import estimate_quantities
 from quote.errors import InvalidQuantity
 from quote.explain import explain
 from quote.geometry.dfm import check_dfm
 from quote.leadtime import add_business_days
 from quote.persistence import load_default_model
-from quote.types import CostBreakdown, QuoteSpec, as_jsonable
+from quote.types import (
+    BREAKDOWN_FIELDS,
+    DEFAULT_TOLERANCE,
+    MAX_QUANTITY,
+    CostBreakdown,
+    DfmFinding,
+    QuoteSpec,
+)
 
 CURRENCY = "JPY"
-DEFAULT_TOLERANCE = "ISO2768-m"
 DEFAULT_BREAKS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
-MAX_QUANTITY = 1_000_000
 INTERVAL_COVERAGE = 0.9
-_BREAKDOWN_FIELDS = (
-    "material",
-    "setup",
-    "programming",
-    "machining",
-    "finishing",
-    "inspection",
-    "margin",
-)
 
 
 @dataclass(frozen=True)
@@ -82,14 +92,9 @@ def _check_quantity(q: Any, what: str = "quantity") -> int:
 def _round_breakdown(b: CostBreakdown, unit_price: float) -> CostBreakdown:
     """Scale ``b`` to ``unit_price`` and round to whole yen, the residue going to margin."""
     scale = unit_price / b.total if b.total > 0 else 0.0
-    parts = {f: round(getattr(b, f) * scale) for f in _BREAKDOWN_FIELDS}
+    parts = {f: round(getattr(b, f) * scale) for f in BREAKDOWN_FIELDS}
     parts["margin"] += round(unit_price) - sum(parts.values())
     return CostBreakdown(**{k: float(v) for k, v in parts.items()})
-
-
-def _rounded(values: dict[str, float]) -> dict[str, float]:
-    """``values`` with floats rounded to 6 digits, as ``as_jsonable`` does."""
-    return {k: round(v, 6) for k, v in values.items()}
 
 
 def _quote_item(
@@ -99,8 +104,8 @@ def _quote_item(
     model: QuoteModel,
     catalog: Catalog,
     today: date,
-) -> dict[str, Any]:
-    """One body's quote, in JSON types (floats rounded to 6 digits as by ``as_jsonable``)."""
+) -> LineItem:
+    """One body's quote (money in whole yen)."""
     feats = item.features
     material = resolve_material(catalog, request.material)
     finish = resolve_finish(catalog, request.finish or "none")
@@ -155,80 +160,73 @@ def _quote_item(
         days = max(1, round(t.days * scale_days))
         tier_unit = float(round(t.unit_price * price_factor))
         tiers.append(
-            {
-                "name": t.name,
-                "days": days,
-                "ship_date": add_business_days(today, days),
-                "unit_price": tier_unit,
-                "total_price": tier_unit * quantity,
-            }
+            LeadTimeTier(
+                name=t.name,
+                days=days,
+                ship_date=add_business_days(today, days),
+                unit_price=tier_unit,
+                total_price=tier_unit * quantity,
+            )
         )
-    price_breaks = [
-        {
-            "quantity": q,
-            "unit_price": float(round(p.unit_price)),
-            "total_price": float(round(p.unit_price)) * q,
-        }
+    price_breaks = tuple(
+        PriceBreak(
+            quantity=q,
+            unit_price=float(round(p.unit_price)),
+            total_price=float(round(p.unit_price)) * q,
+        )
         for q, p in zip(breaks, preds, strict=True)
-    ]
+    )
 
-    warnings = []
+    warnings: list[DfmFinding | Notice] = []
     if spec.due_date is not None:
-        meets = [t for t in tiers if t["ship_date"] <= spec.due_date]
+        meets = [t for t in tiers if t.ship_date <= spec.due_date]
         if not meets:
-            fastest = min(tiers, key=lambda t: t["days"]) if tiers else None
+            fastest = min(tiers, key=lambda t: t.days) if tiers else None
             warnings.append(
-                {
-                    "code": "due_date_not_met",
-                    "severity": "warning",
-                    "message": (
+                Notice(
+                    code="due_date_not_met",
+                    severity="warning",
+                    message=(
                         f"No delivery option ships by {spec.due_date.isoformat()}; the fastest "
-                        f"({fastest['name']}) ships {fastest['ship_date'].isoformat()}."
+                        f"({fastest.name}) ships {fastest.ship_date.isoformat()}."
                         if fastest
                         else f"Cannot ship by {spec.due_date.isoformat()}."
                     ),
-                }
+                )
             )
-    for t in tiers:
-        t["ship_date"] = t["ship_date"].isoformat()
-    dfm = check_dfm(feats, spec, catalog)
-    # Built in JSON types directly (every float below is whole yen or rounded here), rather
-    # than walked by as_jsonable: a quote is a few hundred values and this is its hot path.
-    return {
-        "name": item.name,
-        "index": item.index,
-        "currency": CURRENCY,
-        "material": spec.material,
-        "quantity": quantity,
-        "tolerance": {"label": spec.tolerance_label, "mm": round(spec.tolerance_mm, 6)},
-        "finish": spec.finish,
-        "roughness_ra_um": round(spec.roughness_ra_um, 6),
-        "unit_price": unit_price,
-        "unit_price_interval": [low, high],
-        "interval_coverage": INTERVAL_COVERAGE,
-        "total_price": unit_price * quantity,
-        "lead_time_days": lead,
-        "lead_time_interval": [min(lead_lo, lead), lead_hi],
-        "lead_time_tiers": tiers,
-        "price_breaks": price_breaks,
-        "breakdown": {f: getattr(breakdown, f) for f in _BREAKDOWN_FIELDS},
-        "physics": {
-            "unit_price": round(phys.unit_price),
-            "machine": phys.machine,
-            "process": phys.process,
-            "hours": _rounded(phys.hours),
-            "lead_time_days": round(phys.lead_time_days, 6),
-            "lead_time_parts": _rounded(phys.lead_time_parts),
-        },
-        "dfm": [as_jsonable(w) for w in dfm],
-        "explanation": explain(pred, phys, feats, spec, catalog, breakdown=breakdown),
-        "features": feats.to_dict(),
-        "warnings": warnings,
-    }
-
-
-def _model_info(model: QuoteModel) -> dict[str, Any]:
-    return {"name": model.name, "version": model.version, "shop": model.shop}
+    return LineItem(
+        name=item.name,
+        index=item.index,
+        currency=CURRENCY,
+        material=spec.material,
+        quantity=quantity,
+        tolerance=Tolerance(label=spec.tolerance_label, mm=spec.tolerance_mm),
+        finish=spec.finish,
+        roughness_ra_um=spec.roughness_ra_um,
+        unit_price=unit_price,
+        unit_price_interval=(low, high),
+        interval_coverage=INTERVAL_COVERAGE,
+        total_price=unit_price * quantity,
+        lead_time_days=lead,
+        lead_time_interval=(min(lead_lo, lead), lead_hi),
+        lead_time_tiers=tuple(tiers),
+        price_breaks=price_breaks,
+        breakdown=breakdown,
+        physics=Physics(
+            unit_price=round(phys.unit_price),
+            machine=phys.machine,
+            process=phys.process,
+            hours=dict(phys.hours),
+            lead_time_days=phys.lead_time_days,
+            lead_time_parts=dict(phys.lead_time_parts),
+        ),
+        dfm=tuple(check_dfm(feats, spec, catalog)),
+        explanation=Explanation(
+            tuple(explain(pred, phys, feats, spec, catalog, breakdown=breakdown))
+        ),
+        features=feats,
+        warnings=tuple(warnings),
+    )
 
 
 def quote_analysis(
@@ -238,97 +236,104 @@ def quote_analysis(
     model: QuoteModel | None = None,
     catalog: Catalog | None = None,
     today: date | None = None,
-) -> dict[str, Any]:
+) -> Quote:
     """Quote every body of an analysed part; one line item per separate body.
 
-    For a single-body part the top level is that item's quote. For several bodies the top level
-    sums the items (``unit_price`` is the price of one set, ``lead_time_days`` the slowest item)
-    and ``items`` holds each body's own quote. JSON types throughout; the top level of a
-    single-body quote shares its values with ``items[0]`` (the same objects, not copies).
+    For a single-body part the top level is that item's quote (without its name and index). For
+    several bodies the top level sums the items (``unit_price`` is the price of one set,
+    ``lead_time_days`` the slowest item) and ``items`` holds each body's own quote. The file's
+    own warnings come first in the top level's ``warnings``, then the items'.
     """
     catalog = catalog or load_catalog()
     model = model or load_default_model()
     today = today or date.today()
-    items = [
+    items = tuple(
         _quote_item(it, request, model=model, catalog=catalog, today=today) for it in analysis.items
-    ]
-    file_warnings = [as_jsonable(w) for w in analysis.warnings]
-    head: dict[str, Any]
-    if len(items) == 1:
-        head = {k: v for k, v in items[0].items() if k not in ("name", "index")}
-        head["warnings"] = file_warnings + items[0]["warnings"]
-    else:
-        head = as_jsonable(_sum_items(items))
-        head["warnings"] = file_warnings + [w for it in items for w in it["warnings"]]
-    head["file"] = as_jsonable(
-        {
-            "name": analysis.file_name,
-            "sha256": analysis.file_sha256,
-            "format": analysis.source_format,
-            "units": analysis.units,
-            "bodies": len(items),
-        }
     )
-    head["items"] = items
-    head["model"] = as_jsonable(_model_info(model))
-    return head
+    figures = _figures_of(items[0]) if len(items) == 1 else _sum_items(items)
+    return Quote(
+        **figures,
+        warnings=tuple(analysis.warnings) + tuple(w for it in items for w in it.warnings),
+        file=FileInfo(
+            name=analysis.file_name,
+            sha256=analysis.file_sha256,
+            format=analysis.source_format,
+            units=analysis.units,
+            bodies=len(items),
+        ),
+        items=items,
+        model=ModelInfo(name=model.name, version=model.version, shop=model.shop),
+    )
 
 
-def _sum_items(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _figures_of(item: LineItem) -> dict[str, Any]:
+    """A single-body quote's top-level figures: its one item's (the same objects)."""
+    return {
+        f.name: getattr(item, f.name)
+        for f in dataclasses.fields(item)
+        if f.name not in ("name", "index", "warnings")
+    }
+
+
+def _sum_items(items: Sequence[LineItem]) -> dict[str, Any]:
     """Top-level figures of a multi-body quote: one set = one of each body."""
     first = items[0]
-    quantity = first["quantity"]
-    unit = sum(it["unit_price"] for it in items)
-    breaks = [
-        {
-            "quantity": b["quantity"],
-            "unit_price": sum(it["price_breaks"][j]["unit_price"] for it in items),
-            "total_price": sum(it["price_breaks"][j]["total_price"] for it in items),
-        }
-        for j, b in enumerate(first["price_breaks"])
-    ]
+    quantity = first.quantity
+    unit = sum(it.unit_price for it in items)
+    breaks = tuple(
+        PriceBreak(
+            quantity=b.quantity,
+            unit_price=sum(it.price_breaks[j].unit_price for it in items),
+            total_price=sum(it.price_breaks[j].total_price for it in items),
+        )
+        for j, b in enumerate(first.price_breaks)
+    )
     tiers = []
-    for j, t in enumerate(first["lead_time_tiers"]):
-        slowest = max((it["lead_time_tiers"][j] for it in items), key=lambda x: x["days"])
-        tier_unit = sum(it["lead_time_tiers"][j]["unit_price"] for it in items)
+    for j, t in enumerate(first.lead_time_tiers):
+        slowest = max((it.lead_time_tiers[j] for it in items), key=lambda x: x.days)
+        tier_unit = sum(it.lead_time_tiers[j].unit_price for it in items)
         tiers.append(
-            {
-                "name": t["name"],
-                "days": slowest["days"],
-                "ship_date": slowest["ship_date"],
-                "unit_price": tier_unit,
-                "total_price": tier_unit * quantity,
-            }
+            LeadTimeTier(
+                name=t.name,
+                days=slowest.days,
+                ship_date=slowest.ship_date,
+                unit_price=tier_unit,
+                total_price=tier_unit * quantity,
+            )
         )
     return {
         "currency": CURRENCY,
-        "material": first["material"],
+        "material": first.material,
         "quantity": quantity,
-        "tolerance": first["tolerance"],
-        "finish": first["finish"],
-        "roughness_ra_um": first["roughness_ra_um"],
+        "tolerance": first.tolerance,
+        "finish": first.finish,
+        "roughness_ra_um": first.roughness_ra_um,
         "unit_price": unit,
-        "unit_price_interval": [
-            sum(it["unit_price_interval"][0] for it in items),
-            sum(it["unit_price_interval"][1] for it in items),
-        ],
+        "unit_price_interval": (
+            sum(it.unit_price_interval[0] for it in items),
+            sum(it.unit_price_interval[1] for it in items),
+        ),
         "interval_coverage": INTERVAL_COVERAGE,
         "total_price": unit * quantity,
-        "lead_time_days": max(it["lead_time_days"] for it in items),
-        "lead_time_interval": [
-            max(it["lead_time_interval"][0] for it in items),
-            max(it["lead_time_interval"][1] for it in items),
-        ],
-        "lead_time_tiers": tiers,
+        "lead_time_days": max(it.lead_time_days for it in items),
+        "lead_time_interval": (
+            max(it.lead_time_interval[0] for it in items),
+            max(it.lead_time_interval[1] for it in items),
+        ),
+        "lead_time_tiers": tuple(tiers),
         "price_breaks": breaks,
-        "breakdown": {f: sum(it["breakdown"][f] for it in items) for f in _BREAKDOWN_FIELDS},
-        "dfm": [dict(w, item=it["index"]) for it in items for w in it["dfm"]],
-        "explanation": [
-            f"{len(items)} separate bodies in this file, quoted as {len(items)} line items "
-            "(a set is one of each)."
-        ]
-        + [f"{it['name']}: {line}" for it in items for line in it["explanation"][:2]],
-        "features": {"body_count": len(items)},
+        "breakdown": CostBreakdown(
+            **{f: sum(getattr(it.breakdown, f) for it in items) for f in BREAKDOWN_FIELDS}
+        ),
+        "dfm": tuple(dataclasses.replace(w, item=it.index) for it in items for w in it.dfm),
+        "explanation": Explanation(
+            (
+                f"{len(items)} separate bodies in this file, quoted as {len(items)} line items "
+                "(a set is one of each).",
+                *(f"{it.name}: {line}" for it in items for line in it.explanation.lines[:2]),
+            )
+        ),
+        "features": SetFeatures(body_count=len(items)),
     }
 
 
@@ -340,7 +345,7 @@ def quote_file(
     model: QuoteModel | None = None,
     catalog: Catalog | None = None,
     today: date | None = None,
-) -> dict[str, Any]:
+) -> Quote:
     """Analyse ``path`` and quote it (see ``quote_analysis``)."""
     catalog = catalog or load_catalog()
     analysis = analyze_part(path, units=units, catalog=catalog)

@@ -127,6 +127,13 @@ class ModelIncompatible(MitsumoriError):
     http_status = 409
 
 
+class QuoteContractError(MitsumoriError):
+    """A quote's JSON (a stored quote) lacks a field of the quote contract or mistypes one."""
+
+    code = "quote_contract_error"
+    http_status = 500
+
+
 class IncompatibleFinish(SpecError):
     """A finish that does not apply to the material (anodizing steel, passivating aluminium)."""
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from quote.catalogs import Catalog, load_catalog
 from quote.errors import MitsumoriError
-from quote.types import CostBreakdown, PartFeatures, PhysicsEstimate, QuoteSpec
+from quote.types import BREAKDOWN_FIELDS, CostBreakdown, PartFeatures, PhysicsEstimate, QuoteSpec
 
 # Below this share of the unit price a driver is not worth a line.
 _MIN_SHARE = 0.03
@@ -89,9 +89,9 @@ def explain(
     price = float(getattr(prediction, "unit_price", physics.unit_price))
     contrib: dict[str, float] = dict(getattr(prediction, "contributions", {}) or {})
     if not contrib:
-        contrib = {k: float(getattr(physics.breakdown, k)) for k in _BREAKDOWN}
+        contrib = {k: float(getattr(physics.breakdown, k)) for k in BREAKDOWN_FIELDS}
     if breakdown is not None:
-        contrib.update({k: float(getattr(breakdown, k)) for k in _BREAKDOWN})
+        contrib.update({k: float(getattr(breakdown, k)) for k in BREAKDOWN_FIELDS})
     material = catalog.material(spec.material)
     q = spec.quantity
     hours = physics.hours
@@ -177,6 +177,3 @@ def explain(
                 f"({_jpy(physics.unit_price)})"
             )
     return out
-
-
-_BREAKDOWN = ("material", "setup", "programming", "machining", "finishing", "inspection", "margin")

@@ -43,16 +43,6 @@ DRIVERS: tuple[str, ...] = (
     "tolerance",
 )
 
-# Physics breakdown terms (CostBreakdown fields), per piece, JPY.
-BREAKDOWN_TERMS: tuple[str, ...] = (
-    "material",
-    "setup",
-    "programming",
-    "machining",
-    "finishing",
-    "inspection",
-    "margin",
-)
 # The price prior's additive parts, JPY per piece, and the driver each is shown under. The
 # physics' machining is split by its hours into roughing, finishing passes, holes and loading,
 # because shops differ most in how fast they rough, finish and drill, and not in the same ratio.

@@ -24,8 +24,8 @@ from quote.catalogs import (
     resolve_material,
     resolve_tolerance,
 )
-from quote.engine import MAX_QUANTITY
 from quote.errors import HistoryError, InvalidQuantity, MitsumoriError, UnreadablePart
+from quote.types import DEFAULT_TOLERANCE, MAX_QUANTITY
 
 HISTORY_COLUMNS = (
     "part_file",
@@ -37,7 +37,6 @@ HISTORY_COLUMNS = (
     "lead_time_days",
 )
 REQUEST_COLUMNS = HISTORY_COLUMNS[:5]
-DEFAULT_TOLERANCE = "ISO2768-m"
 
 
 @dataclass(frozen=True)

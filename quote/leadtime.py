@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from quote.catalogs import Catalog
-from quote.types import LeadTimeTier
+from quote.types import TierEstimate
 
 # Japanese public holidays (Cabinet Office, "国民の祝日について"), including substitute holidays.
 # Optional: pass them to add_business_days(holidays=JP_HOLIDAYS) to skip them.
@@ -39,7 +39,7 @@ class LeadTime:
 
     days: int
     parts: dict[str, float]
-    tiers: tuple[LeadTimeTier, ...]
+    tiers: tuple[TierEstimate, ...]
 
 
 def lead_time(
@@ -96,9 +96,9 @@ def lead_time(
     express = min(express, standard)
     economy = standard + int(round(p.economy_extra_days))
     tiers = (
-        LeadTimeTier("express", express, float(round(unit_price * p.express_price_factor))),
-        LeadTimeTier("standard", standard, float(round(unit_price))),
-        LeadTimeTier("economy", economy, float(round(unit_price * p.economy_price_factor))),
+        TierEstimate("express", express, float(round(unit_price * p.express_price_factor))),
+        TierEstimate("standard", standard, float(round(unit_price))),
+        TierEstimate("economy", economy, float(round(unit_price * p.economy_price_factor))),
     )
     return LeadTime(days=standard, parts=parts, tiers=tiers)
 

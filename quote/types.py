@@ -10,13 +10,27 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 Vec3 = tuple[float, float, float]
 
+DEFAULT_TOLERANCE = "ISO2768-m"  # ISO 2768-1 medium: what a drawing without a tolerance means
+MAX_QUANTITY = 1_000_000  # pieces; the largest quantity the engine (and so the platform) quotes
+
+# Field metadata for ``as_jsonable``: the key is left out of the JSON when the value is None
+# (e.g. a DFM finding's ``item`` is only set on a multi-body quote's summary).
+OMIT_IF_NONE: dict[str, Any] = {"json": "omit_if_none"}
+
 
 def as_jsonable(obj: Any) -> Any:
-    """Dataclasses, tuples and numpy scalars to plain JSON types (floats rounded to 6 digits)."""
+    """Dataclasses, tuples and numpy scalars to plain JSON types (floats rounded to 6 digits).
+
+    The one JSON mapper of the engine's value types (the CLI and the platform both use it).
+    A dataclass becomes an object of its fields, in field order, except that a field with
+    ``OMIT_IF_NONE`` metadata is left out when None, a class listing ``__json_properties__``
+    also gets those properties, and a class naming a ``__json_inline__`` field is written as
+    that field's value alone.
+    """
     # A quote holds ~600 values: dispatch on the exact type first (plain floats, strings,
     # dicts and lists are nearly all of them), the general checks below catch the rest.
     kind = type(obj)
@@ -28,25 +42,51 @@ def as_jsonable(obj: Any) -> Any:
         return {str(k): as_jsonable(v) for k, v in obj.items()}
     if kind is list or kind is tuple:
         return [as_jsonable(v) for v in obj]
-    names = _dataclass_fields(kind)
-    if names is not None:
-        return {name: as_jsonable(getattr(obj, name)) for name in names}
+    layout = json_layout(kind)
+    if layout is not None:
+        if layout.inline is not None:
+            return as_jsonable(getattr(obj, layout.inline))
+        out = {}
+        for name in layout.names:
+            value = getattr(obj, name)
+            if value is None and name in layout.omit_if_none:
+                continue
+            out[name] = as_jsonable(value)
+        for name in layout.properties:
+            out[name] = as_jsonable(getattr(obj, name))
+        return out
     return _as_jsonable_other(obj)
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+@dataclass(frozen=True)
+class JsonLayout:
+    """How ``as_jsonable`` writes a dataclass type: its keys, in order, and the exceptions."""
+
+    names: tuple[str, ...]
+    omit_if_none: frozenset[str]
+    properties: tuple[str, ...]
+    inline: str | None
 
 
-def _dataclass_fields(kind: type) -> tuple[str, ...] | None:
-    """Field names of a dataclass type (cached), None for other types."""
+_LAYOUTS: dict[type, JsonLayout | None] = {}
+
+
+def json_layout(kind: type) -> JsonLayout | None:
+    """The JSON layout of a dataclass type (cached), None for other types."""
     try:
-        return _FIELD_NAMES[kind]
+        return _LAYOUTS[kind]
     except KeyError:
-        names = None
+        layout = None
         if dataclasses.is_dataclass(kind):
-            names = tuple(f.name for f in dataclasses.fields(kind))
-        _FIELD_NAMES[kind] = names
-        return names
+            fields = dataclasses.fields(kind)
+            layout = JsonLayout(
+                names=tuple(f.name for f in fields),
+                omit_if_none=frozenset(f.name for f in fields if f.metadata == OMIT_IF_NONE),
+                properties=tuple(getattr(kind, "__json_properties__", ())),
+                inline=getattr(kind, "__json_inline__", None),
+            )
+        _LAYOUTS[kind] = layout
+        return layout
 
 
 def _as_jsonable_other(obj: Any) -> Any:
@@ -146,6 +186,8 @@ class PartFeatures:
     source_format: str
     file_sha256: str
 
+    __json_properties__: ClassVar[tuple[str, ...]] = ("hole_count",)
+
     @property
     def hole_count(self) -> int:
         return len(self.holes)
@@ -155,18 +197,18 @@ class PartFeatures:
         return max(self.obb_mm)
 
     def to_dict(self) -> dict[str, Any]:
-        d = as_jsonable(self)
-        d["hole_count"] = self.hole_count
+        d: dict[str, Any] = as_jsonable(self)
         return d
 
 
 @dataclass(frozen=True)
-class DfmWarning:
-    """A manufacturability finding.
+class DfmFinding:
+    """A manufacturability finding (also a file-level note: repair, suspect units, ...).
 
     code: stable id (e.g. "thin_wall"); severity: "info", "warning" or "error" (error = cannot be
     made as drawn); message: plain words with the numbers; location_mm: where on the part (mm,
     in the file's coordinates) or None; value / limit: the measured figure and the threshold.
+    item: the line item (body index) it is about, set only in a multi-body quote's summary.
     """
 
     code: str
@@ -175,6 +217,10 @@ class DfmWarning:
     location_mm: Vec3 | None = None
     value: float | None = None
     limit: float | None = None
+    item: int | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+DfmWarning = DfmFinding  # the name the geometry modules use
 
 
 @dataclass(frozen=True)
@@ -189,7 +235,7 @@ class QuoteSpec:
 
     material: str
     quantity: int
-    tolerance_label: str = "ISO2768-m"
+    tolerance_label: str = DEFAULT_TOLERANCE
     tolerance_mm: float = 0.2
     finish: str = "none"
     roughness_ra_um: float = 3.2
@@ -221,9 +267,14 @@ class CostBreakdown:
         )
 
 
+BREAKDOWN_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(CostBreakdown))
+
+
 @dataclass(frozen=True)
-class LeadTimeTier:
-    """One delivery option: name ("express", "standard", "economy"), business days, JPY/unit."""
+class TierEstimate:
+    """One delivery option as planned: name ("express", "standard", "economy"), business days,
+    JPY/unit (the quote's ``contract.LeadTimeTier`` scales it to the model's price and adds
+    the ship date)."""
 
     name: str
     days: int
@@ -248,4 +299,4 @@ class PhysicsEstimate:
     hours: dict[str, float]
     lead_time_days: float
     lead_time_parts: dict[str, float]
-    tiers: tuple[LeadTimeTier, ...] = field(default_factory=tuple)
+    tiers: tuple[TierEstimate, ...] = field(default_factory=tuple)

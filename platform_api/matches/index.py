@@ -25,6 +25,8 @@ from platform_api.capacity import service as capacity_service
 from platform_api.db.models import Organization, Part
 from platform_api.profiles import service as profiles_service
 from platform_api.shops.model_store import ModelStore
+from quote.contract import Quote
+from quote.errors import QuoteContractError
 
 HORIZON_DAYS = 30
 NO_LOCATION = (math.nan, math.nan)  # a shop without coordinates: distance unknown (LightGBM NaN)
@@ -55,50 +57,52 @@ class RfqShape:
     default_lead_days: float
 
 
-def _items(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(result.get("items") or []) or [result]
+def shape_of(quote: Quote) -> RfqShape:
+    """Process, axes, size, tolerance and machine hours of a default quote (all bodies).
 
-
-def shape_of(result: dict[str, Any]) -> RfqShape:
-    """Process, axes, size, tolerance and machine hours of a default quote (all bodies)."""
+    Raises ``QuoteContractError`` when a body's machine or process is not one the catalog and
+    the ranking core know (the quote engine never makes such a quote).
+    """
     from quote.catalogs import load_catalog
 
     catalog = load_catalog()
-    items = _items(result)
-    processes = [(it.get("physics") or {}).get("process", "mill") for it in items]
+    processes = [it.physics.process for it in quote.items]
+    unknown = sorted(set(processes) - {"mill", "lathe", "mill-turn"})
+    if unknown:
+        raise QuoteContractError(
+            f"quote of process {unknown[0]!r}: matching knows mill, lathe and mill-turn",
+            detail={"field": "items.physics.process", "value": unknown[0]},
+        )
     process = "mill-turn" if "mill-turn" in processes else processes[0]
-    if process not in ("mill", "lathe", "mill-turn"):
-        process = "mill"
     axes = 3
-    for it in items:
-        name = (it.get("physics") or {}).get("machine")
+    for it in quote.items:
         try:
-            m = catalog.machine(name) if name else None
+            m = catalog.machine(it.physics.machine)
         except KeyError:
-            m = None
-        if m is not None and m.kind == "mill":
+            raise QuoteContractError(
+                f"quote on machine {it.physics.machine!r}, which the catalog does not list",
+                detail={"field": "items.physics.machine", "value": it.physics.machine},
+            ) from None
+        if m.kind == "mill":
             axes = max(axes, int(m.axes))
     min_axes = {"mill": axes, "lathe": 2, "mill-turn": 3}[process]
     ext = [0.0, 0.0, 0.0]
     hours = 0.0
-    for it in items:
-        bbox = sorted(((it.get("features") or {}).get("bbox_mm") or [1, 1, 1]), reverse=True)
+    for it in quote.items:
+        bbox = sorted(it.features.bbox_mm, reverse=True)
         ext = [max(a, float(b)) for a, b in zip(ext, bbox, strict=True)]
-        h = (it.get("physics") or {}).get("hours") or {}
-        hours += float(h.get("setup_h", 0.0)) + float(h.get("machining_h", 0.0))
-    tol = float(
-        (result.get("tolerance") or _items(result)[0].get("tolerance") or {}).get("mm", 0.1)
-    )
+        h = it.physics.hours
+        hours += float(h["setup_h"]) + float(h["machining_h"])
     return RfqShape(
-        material=str(result.get("material")),
+        material=quote.material,
         process=process,
         min_axes=min_axes,
         extents_mm=(max(ext[0], 0.1), max(ext[1], 0.1), max(ext[2], 0.1)),
-        tolerance_mm=min(max(tol, 1e-3), 9.99),
-        finish=str(result.get("finish") or "none"),
+        tolerance_mm=min(max(quote.tolerance.mm, 1e-3), 9.99),
+        finish=quote.finish,
         machine_hours=round(min(max(hours, 0.1), 9999.0), 3),
-        default_unit_price=float(result["unit_price"]),
-        default_lead_days=float(result.get("lead_time_days") or 5),
+        default_unit_price=quote.unit_price,
+        default_lead_days=float(quote.lead_time_days),
     )
 
 
@@ -112,8 +116,8 @@ def default_quote(
     finish: str | None,
     model: Any = None,
     today: date | None = None,
-) -> dict[str, Any]:
-    """The quote engine's JSON for the part and spec (the default model unless ``model``)."""
+) -> Quote:
+    """The quote engine's quote of the part and spec (the default model unless ``model``)."""
     from quote.analysis import analysis_from_dict
     from quote.engine import QuoteRequest, quote_analysis
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_QUANTITY = 1_000_000
+from quote.types import MAX_QUANTITY
 
 
 class Location(BaseModel):

@@ -47,6 +47,7 @@ from platform_api.matches.schemas import (
 from platform_api.orgs import repository as orgs_repository
 from platform_api.parts import service as parts_service
 from platform_api.security import Principal
+from quote.contract import Quote
 from quote.errors import MitsumoriError
 
 EXPOSURE_WINDOW = 200
@@ -73,34 +74,31 @@ def price_with_shop_model(
     tolerance: str | float | None,
     finish: str | None,
     today: date,
-) -> tuple[Priced, dict[str, Any] | None]:
+) -> tuple[Priced, Quote | None]:
     """The shop's own quote of the part (its active model, else the default one, noted)."""
     model, row_id = ctx.models.for_shop(session, shop_id)
     try:
-        result = idx.default_quote(
+        quote = idx.default_quote(
             part, models=ctx.models, material=material, quantity=quantity, tolerance=tolerance,
             finish=finish, model=model, today=today,
         )  # fmt: skip
     except MitsumoriError as exc:
         note = f"could not be priced: {exc.message}"
         return Priced(None, None, None, None, PriceModel(kind="none", version="", note=note)), None
-    info = result.get("model") or {}
-    standard = next(
-        (t for t in result.get("lead_time_tiers", []) if t.get("name") == "standard"), None
-    )
+    standard = next((t for t in quote.lead_time_tiers if t.name == "standard"), None)
     return (
         Priced(
-            unit_price=float(result["unit_price"]),
-            total_price=float(result["total_price"]),
-            lead_time_days=float(result["lead_time_days"]),
-            ship_date=standard["ship_date"] if standard else None,
+            unit_price=quote.unit_price,
+            total_price=quote.total_price,
+            lead_time_days=float(quote.lead_time_days),
+            ship_date=standard.ship_date if standard else None,
             model=PriceModel(
                 kind="shop" if row_id is not None else "default",
-                version=str(info.get("version", "")),
+                version=quote.model.version,
                 note=None if row_id is not None else DEFAULT_MODEL_NOTE,
             ),
         ),
-        result,
+        quote,
     )
 
 

@@ -41,7 +41,8 @@ from platform_api.profiles import repository
 from platform_api.profiles.schemas import ProfilePublic
 from platform_api.security import Principal
 from platform_api.shops.model_store import ModelStore
-from quote.errors import MitsumoriError
+from quote.contract import Quote, quote_from_json
+from quote.errors import MitsumoriError, QuoteContractError
 
 log = logging.getLogger("mitsumori.profiles")
 PROFILE_VERSION = "1"  # bump when the fold changes: every cached profile is rebuilt
@@ -67,23 +68,20 @@ def declared_machines(machines: list[Machine]) -> tuple[DeclaredMachine, ...]:
     return tuple(out)
 
 
-def _first(result: dict[str, Any], key: str) -> Any:
-    """A field of a quote's JSON, from its first item when the top level lacks it."""
-    if key in result:
-        return result[key]
-    items = result.get("items") or []
-    return items[0].get(key) if items else None
+def _shape(quote: Quote) -> tuple[str, tuple[float, float, float], float]:
+    """(process, bounding box mm, tolerance +- mm) of a quote: its first body's process and box.
 
-
-def _shape(result: dict[str, Any]) -> tuple[str, tuple[float, float, float], float]:
-    """(process, bounding box mm, tolerance +- mm) of a quote's JSON."""
-    physics = _first(result, "physics") or {}
-    process = physics.get("process") if physics.get("process") in PROCESSES else "mill"
-    features = _first(result, "features") or {}
-    bbox = features.get("bbox_mm") or [1.0, 1.0, 1.0]
-    tol = (_first(result, "tolerance") or {}).get("mm") or 0.1
-    ext = tuple(max(float(v), 1e-3) for v in bbox)
-    return process, ext, float(tol)  # type: ignore[return-value]
+    Raises ``QuoteContractError`` for a process the profiles do not know.
+    """
+    first = quote.items[0]
+    if first.physics.process not in PROCESSES:
+        raise QuoteContractError(
+            f"quote of process {first.physics.process!r}: profiles know {', '.join(PROCESSES)}",
+            detail={"field": "items[0].physics.process", "value": first.physics.process},
+        )
+    bbox = first.features.bbox_mm
+    ext = (max(float(bbox[0]), 1e-3), max(float(bbox[1]), 1e-3), max(float(bbox[2]), 1e-3))
+    return first.physics.process, ext, float(quote.tolerance.mm)
 
 
 class _Reference:
@@ -125,7 +123,7 @@ class _Reference:
             self.cached[key] = {"error": exc.code}
             return self.cached[key]
         process, ext, tol = _shape(result)
-        ref = {"price": float(result["unit_price"]), "process": process, "ext": ext, "tol": tol}
+        ref = {"price": result.unit_price, "process": process, "ext": ext, "tol": tol}
         self.cached[key] = ref
         return ref
 
@@ -141,12 +139,12 @@ def records_for(
     outcomes = repository.latest_outcomes(session, [q.id for q, _ in quotes])
     counts = {"quotes": 0, "history_rows": 0, "rfq_declines": 0}
     for q, part in quotes:
-        result = q.result
+        result = quote_from_json(q.result)
         process, ext, tol = _shape(result)
         out = outcomes.get(q.id)
         status = _STATUS.get(q.status, "open")
         unit = out.final_unit_price if out is not None and out.final_unit_price else q.unit_price
-        if (result.get("model") or {}).get("shop") is None:
+        if result.model.shop is None:
             default_price: float | None = q.unit_price  # priced by the default model itself
         else:
             spec = {"material": q.material, "quantity": q.quantity, **(q.inputs or {})}
@@ -165,7 +163,7 @@ def records_for(
                 process,
                 ext,
                 tol,
-                str(result.get("finish") or "none"),
+                result.finish,
                 q.quantity,
                 unit if status != "no_bid" else None,
                 default_price,

@@ -1,15 +1,96 @@
-"""Quote and outcome bodies. Money in JPY, lead times in business days."""
+"""Quote and outcome bodies. Money in JPY, lead times in business days.
+
+The engine's part of a quote is not written here by hand: ``contract_model`` generates a
+pydantic model from each dataclass of ``quote.contract`` (same fields, same types, same
+descriptions), so the OpenAPI schema cannot drift from what ``quote_analysis`` returns.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
+
+from quote import contract
+from quote.types import MAX_QUANTITY, json_layout
 
 QuoteStatus = Literal["quoted", "sent", "won", "lost", "no_bid"]
 OutcomeStatus = Literal["sent", "won", "lost", "no_bid"]
-MAX_QUANTITY = 1_000_000
+
+
+class ContractModel(BaseModel):
+    """Base of the generated models (no field beyond the dataclass's)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+_MODELS: dict[type, type[ContractModel]] = {}
+
+
+def contract_model(kind: type) -> type[ContractModel]:
+    """The pydantic model of a ``quote.contract`` dataclass (generated once, cached)."""
+    if kind not in _MODELS:
+        layout = json_layout(kind)
+        assert layout is not None and layout.inline is None, kind
+        hints = typing.get_type_hints(kind)
+        fields: dict[str, Any] = {}
+        for f in dataclasses.fields(kind):
+            tp = _pydantic_type(hints[f.name])
+            # a field the engine leaves out when None stays out (and is not required)
+            omit = f.name in layout.omit_if_none
+            fields[f.name] = (tp, Field(default=None, exclude_if=_is_none) if omit else ...)
+        for name in layout.properties:
+            fields[name] = (
+                _pydantic_type(typing.get_type_hints(getattr(kind, name).fget)["return"]),
+                ...,
+            )
+        model = create_model(  # type: ignore[call-overload]
+            kind.__name__,
+            __base__=ContractModel,
+            __doc__=kind.__doc__,
+            __module__=__name__,
+            **fields,
+        )
+        _MODELS[kind] = model
+    return _MODELS[kind]
+
+
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def _pydantic_type(tp: Any) -> Any:
+    """A contract type hint with each dataclass replaced by its generated model."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_pydantic_type(a) for a in typing.get_args(tp))]  # noqa: UP007
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return list[_pydantic_type(args[0])]  # type: ignore[misc]
+        return tuple[tuple(_pydantic_type(a) for a in args)]  # type: ignore[misc]
+    if origin is dict:
+        key, value = typing.get_args(tp)
+        return dict[key, _pydantic_type(value)]  # type: ignore[valid-type]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        layout = json_layout(tp)
+        if layout is not None and layout.inline is not None:
+            return _pydantic_type(typing.get_type_hints(tp)[layout.inline])
+        return contract_model(tp)
+    return tp
+
+
+QuoteContract = contract_model(contract.Quote)
 
 
 class QuoteCreate(BaseModel):
@@ -161,12 +242,9 @@ _QUOTE_EXAMPLE: dict[str, Any] = {
 }
 
 
-class QuotePublic(BaseModel):
-    """A stored quote: the quote engine's JSON contract plus the platform's fields.
-
-    Engine fields (``unit_price``, ``breakdown``, ``dfm``, ``explanation``, ``features``,
-    ``model``, ``items``, ...) are returned exactly as the engine made them.
-    """
+class QuotePublic(QuoteContract):  # type: ignore[misc,valid-type]
+    """A stored quote: the platform's fields, then the quote engine's (``quote.contract.Quote``)
+    exactly as the engine wrote them."""
 
     id: str
     part_id: str
@@ -176,25 +254,7 @@ class QuotePublic(BaseModel):
     created_at: datetime
     inputs: dict[str, Any]
     outcome: OutcomePublic | None = None
-    currency: str
-    quantity: int
-    unit_price: float
-    unit_price_interval: list[float]
-    total_price: float
-    lead_time_days: int | float
-    lead_time_interval: list[int | float]
-    lead_time_tiers: list[dict[str, Any]]
-    price_breaks: list[dict[str, Any]]
-    breakdown: dict[str, float]
-    dfm: list[dict[str, Any]]
-    explanation: list[str]
-    features: dict[str, Any]
-    warnings: list[dict[str, Any]]
-    model: dict[str, Any]
-    items: list[dict[str, Any]]
-    model_config = ConfigDict(
-        extra="allow", protected_namespaces=(), json_schema_extra={"examples": [_QUOTE_EXAMPLE]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_QUOTE_EXAMPLE]})
 
 
 class QuoteSummary(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from platform_api.db.models import Quote, QuoteOutcome
@@ -20,21 +21,68 @@ from platform_api.security import Principal
 from platform_api.shops.model_store import ModelStore
 from quote.analysis import analysis_from_dict
 from quote.catalogs import load_catalog, resolve_material
+from quote.contract import Quote as EngineQuote
 from quote.engine import QuoteRequest, quote_analysis
+from quote.errors import QuoteContractError
+from quote.types import as_jsonable
 
 
 def to_public(q: Quote, outcome: QuoteOutcome | None = None) -> QuotePublic:
-    """Row to response: the engine's JSON with the platform's fields on top."""
-    return QuotePublic(
-        **q.result,
-        id=q.id,
-        part_id=q.part_id,
-        status=q.status,  # type: ignore[arg-type]
-        requester_id=q.requester_org_id,
-        shop_id=q.shop_org_id,
-        created_at=q.created_at,
-        inputs=q.inputs,
-        outcome=OutcomePublic.model_validate(outcome) if outcome else None,
+    """Row to response: the engine's JSON (as stored) with the platform's fields on top.
+
+    Raises ``QuoteContractError`` (500, typed) for a stored quote that does not fit the contract.
+    """
+    try:
+        return QuotePublic.model_validate(
+            {
+                **q.result,
+                "id": q.id,
+                "part_id": q.part_id,
+                "status": q.status,
+                "requester_id": q.requester_org_id,
+                "shop_id": q.shop_org_id,
+                "created_at": q.created_at,
+                "inputs": q.inputs,
+                "outcome": OutcomePublic.model_validate(outcome) if outcome else None,
+            }
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise QuoteContractError(
+            f"stored quote {q.id} does not fit the quote contract: {where}: {first['msg']}",
+            detail={"quote_id": q.id, "field": where},
+        ) from None
+
+
+def row_of(
+    quote: EngineQuote,
+    *,
+    part_id: str,
+    requester_org_id: str,
+    shop_org_id: str | None,
+    inputs: dict[str, Any],
+    unit_price: float | None = None,
+    **extra: Any,
+) -> Quote:
+    """The row that stores ``quote`` (its JSON as the engine's mapper writes it); ``unit_price``
+    overrides the engine's for the row's own columns (a shop's offer)."""
+    unit = quote.unit_price if unit_price is None else unit_price
+    return Quote(
+        id=new_id("quo"),
+        part_id=part_id,
+        requester_org_id=requester_org_id,
+        shop_org_id=shop_org_id,
+        material=quote.material,
+        quantity=quote.quantity,
+        inputs=inputs,
+        result=as_jsonable(quote),
+        model_name=quote.model.name,
+        model_version=quote.model.version,
+        unit_price=unit,
+        total_price=quote.total_price if unit_price is None else unit * quote.quantity,
+        currency=quote.currency,
+        **extra,
     )
 
 
@@ -78,28 +126,17 @@ def create(
         due_date=body.due_date,
         quantities=tuple(quantities) or None,
     )
-    result: dict[str, Any] = quote_analysis(
-        analysis_from_dict(part.analysis), request, model=model, today=today
-    )
-    info = result.get("model") or {}
-    q = Quote(
-        id=new_id("quo"),
+    quote = quote_analysis(analysis_from_dict(part.analysis), request, model=model, today=today)
+    q = row_of(
+        quote,
         part_id=part.id,
         requester_org_id=principal.org_id,
         shop_org_id=shop_org_id,
-        material=str(result.get("material", body.material)),
-        quantity=int(result["quantity"]),
         inputs=body.model_dump(mode="json", exclude_none=True),
-        result=result,
-        model_name=str(info.get("name", "")),
-        model_version=str(info.get("version", "")),
-        unit_price=float(result["unit_price"]),
-        total_price=float(result["total_price"]),
-        currency=str(result.get("currency", "JPY")),
     )
     session.add(q)
     session.flush()
-    metrics.quotes.labels(model="shop" if info.get("shop") else "default").inc()
+    metrics.quotes.labels(model="shop" if quote.model.shop else "default").inc()
     return q
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlmodel import Session
 
@@ -22,6 +21,7 @@ from platform_api.matches import index as idx
 from platform_api.matches import service as matches_service
 from platform_api.matches.schemas import PartSpec
 from platform_api.orgs import repository as orgs_repository
+from platform_api.quotes import service as quotes_service
 from platform_api.rfqs import repository
 from platform_api.rfqs.schemas import (
     PartnersPublic,
@@ -209,47 +209,38 @@ def respond(
     if body.action == "accept":
         part = session.get(Part, row.part_id)
         assert part is not None
-        priced, result = matches_service.price_with_shop_model(
+        priced, quote = matches_service.price_with_shop_model(
             session, ctx, part=part, shop_id=principal.org_id, material=spec.material,
             quantity=spec.quantity, tolerance=spec.tolerance, finish=spec.finish,
             today=idx.platform_today(now),
         )  # fmt: skip
-        if result is None:
+        if quote is None:
             from platform_api.errors import InvalidRequest
 
             raise InvalidRequest(
                 priced.model.note if priced.model else "the part could not be priced",
                 detail={"rfq_id": rfq_id},
             )
-        info: dict[str, Any] = result.get("model") or {}
-        unit = body.unit_price if body.unit_price is not None else float(result["unit_price"])
         asked = {"unit_price": body.unit_price, "lead_time_days": body.lead_time_days}
         offer = {k: v for k, v in asked.items() if v is not None}
-        q = Quote(
-            id=new_id("quo"),
+        q = quotes_service.row_of(
+            quote,
             part_id=row.part_id,
             requester_org_id=row.buyer_org_id,
             shop_org_id=principal.org_id,
-            material=str(result.get("material", spec.material)),
-            quantity=int(result["quantity"]),
             inputs={
                 **spec.model_dump(mode="json", exclude_none=True),
                 "rfq_id": row.id,
                 **({"offer": offer} if offer else {}),
             },  # fmt: skip
-            result=result,
-            model_name=str(info.get("name", "")),
-            model_version=str(info.get("version", "")),
-            unit_price=unit,
-            total_price=unit * int(result["quantity"]),
-            currency=str(result.get("currency", "JPY")),
+            unit_price=body.unit_price,
             status="sent",
             created_at=now,
             updated_at=now,
         )
         session.add(q)
         session.flush()
-        ctx.metrics.quotes.labels(model="shop" if info.get("shop") else "default").inc()
+        ctx.metrics.quotes.labels(model="shop" if quote.model.shop else "default").inc()
         rec.status, rec.quote_id = "accepted", q.id
     else:
         rec.status, rec.decline_reason = "declined", body.reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -11,9 +12,10 @@ import pytest
 import trimesh
 
 from quote.analysis import analysis_from_dict, analyze_part
+from quote.contract import CostBreakdown, LineItem, Quote, quote_from_json
 from quote.engine import QuoteRequest, quote_analysis
 from quote.errors import InvalidQuantity, InvalidTolerance, UnknownFinish, UnknownMaterial
-from quote.types import as_jsonable
+from quote.types import BREAKDOWN_FIELDS, as_jsonable
 
 TODAY = date(2026, 11, 26)  # a Thursday
 
@@ -35,43 +37,27 @@ def plate(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     return analyze_part(path)
 
 
-def q(analysis, default_model, **kw):  # type: ignore[no-untyped-def]
+def quote(analysis, default_model, **kw):  # type: ignore[no-untyped-def]
     kw.setdefault("material", "A5052")
     kw.setdefault("quantity", 10)
     return quote_analysis(analysis, QuoteRequest(**kw), model=default_model, today=TODAY)
 
 
+def q(analysis, default_model, **kw):  # type: ignore[no-untyped-def]
+    """The quote's JSON, as the CLI and the API write it."""
+    return as_jsonable(quote(analysis, default_model, **kw))
+
+
 def test_contract_and_arithmetic(plate, default_model) -> None:  # type: ignore[no-untyped-def]
-    res = q(plate, default_model)
-    for key in (
-        "unit_price",
-        "unit_price_interval",
-        "total_price",
-        "currency",
-        "quantity",
-        "lead_time_days",
-        "lead_time_interval",
-        "lead_time_tiers",
-        "price_breaks",
-        "breakdown",
-        "dfm",
-        "explanation",
-        "features",
-        "warnings",
-        "model",
-        "items",
-    ):
-        assert key in res, key
+    typed = quote(plate, default_model)
+    assert isinstance(typed, Quote) and isinstance(typed.items[0], LineItem)
+    assert isinstance(typed.breakdown, CostBreakdown) and typed.physics is typed.items[0].physics
+    res = as_jsonable(typed)
+    # The JSON holds the dataclass's fields in order (physics only in a single-body quote).
+    assert list(res) == [f.name for f in dataclasses.fields(Quote)]
+    assert list(res["items"][0]) == [f.name for f in dataclasses.fields(LineItem)]
     assert res["currency"] == "JPY" and res["quantity"] == 10
-    assert set(res["breakdown"]) == {
-        "material",
-        "setup",
-        "programming",
-        "machining",
-        "finishing",
-        "inspection",
-        "margin",
-    }
+    assert tuple(res["breakdown"]) == BREAKDOWN_FIELDS
     assert sum(res["breakdown"].values()) == pytest.approx(res["unit_price"], abs=1e-6)
     assert res["total_price"] == pytest.approx(10 * res["unit_price"])
     lo, hi = res["unit_price_interval"]
@@ -151,9 +137,9 @@ def _plain_json(value: object) -> bool:
     return value is None or type(value) in (str, int, float, bool)
 
 
-def test_quote_is_json_as_built(plate, default_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    # The engine builds the JSON directly rather than converting at the end: no tuples, dates,
-    # numpy scalars or unrounded floats may slip through.
+def test_quote_json_is_plain_and_reads_back(plate, default_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The mapper leaves no tuples, dates, numpy scalars or unrounded floats, and the JSON reads
+    # back into the same quote (as the platform reads a stored one).
     small = trimesh.creation.box(extents=(20.0, 20.0, 20.0))
     big = trimesh.creation.box(extents=(80.0, 40.0, 30.0)).apply_translation((100.0, 0, 0))
     trimesh.util.concatenate([small, big]).export(tmp_path / "two.stl")
@@ -165,6 +151,7 @@ def test_quote_is_json_as_built(plate, default_model, tmp_path: Path) -> None:  
             assert _plain_json(res)
             assert as_jsonable(res) == res  # every float already rounded to 6 digits
             assert json.loads(json.dumps(res)) == res
+            assert as_jsonable(quote_from_json(json.loads(json.dumps(res)))) == res
 
 
 def test_stored_analysis_quotes_the_same(plate, default_model) -> None:  # type: ignore[no-untyped-def]

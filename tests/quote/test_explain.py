@@ -12,8 +12,7 @@ from quote.catalogs import load_catalog
 from quote.corpus import corpus_features, generate_part
 from quote.costing import estimate
 from quote.explain import explain
-from quote.featurize import BREAKDOWN_TERMS
-from quote.types import PartFeatures, PhysicsEstimate, QuoteSpec
+from quote.types import BREAKDOWN_FIELDS, PartFeatures, PhysicsEstimate, QuoteSpec
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +26,7 @@ def parts() -> dict[str, PartFeatures]:
 
 def _prediction(physics: PhysicsEstimate, scale: float = 1.0) -> ModelPrediction:
     """A model prediction that is the physics breakdown scaled by ``scale``."""
-    contrib = {t: getattr(physics.breakdown, t) * scale for t in BREAKDOWN_TERMS}
+    contrib = {t: getattr(physics.breakdown, t) * scale for t in BREAKDOWN_FIELDS}
     price = physics.unit_price * scale
     return ModelPrediction(
         unit_price=price,

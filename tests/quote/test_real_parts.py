@@ -52,12 +52,12 @@ def test_every_real_file_quotes_or_fails_typed(path: Path, default_model) -> Non
         assert path.suffix.lower() not in {".stp", ".step", ".stl", ".obj"}, exc.message
         return
     q = quote_analysis(analysis, REQUEST, model=default_model)
-    assert q["unit_price"] > 0 and q["total_price"] == pytest.approx(10 * q["unit_price"])
-    lo, hi = q["unit_price_interval"]
-    assert lo <= q["unit_price"] <= hi
-    assert q["lead_time_days"] >= 1
-    for item in q["items"]:
-        assert sum(item["breakdown"].values()) == pytest.approx(item["unit_price"], abs=0.5)
+    assert q.unit_price > 0 and q.total_price == pytest.approx(10 * q.unit_price)
+    lo, hi = q.unit_price_interval
+    assert lo <= q.unit_price <= hi
+    assert q.lead_time_days >= 1
+    for item in q.items:
+        assert item.breakdown.total == pytest.approx(item.unit_price, abs=0.5)
 
 
 @pytest.mark.slow
@@ -67,10 +67,7 @@ def test_same_part_two_exporters_priced_within_5_percent(
 ) -> None:  # type: ignore[no-untyped-def]
     qa = quote_analysis(analyze_part(SHARED_PARTS / a), REQUEST, model=default_model)
     qb = quote_analysis(analyze_part(SHARED_PARTS / b, units=units), REQUEST, model=default_model)
-    assert qb["unit_price"] == pytest.approx(qa["unit_price"], rel=0.05), (
-        qa["unit_price"],
-        qb["unit_price"],
-    )
+    assert qb.unit_price == pytest.approx(qa.unit_price, rel=0.05), (qa.unit_price, qb.unit_price)
 
 
 def test_inch_stl_is_noticed_and_unit_suggested(shared_parts: Path) -> None:
@@ -94,4 +91,4 @@ def test_metre_meshes_are_refused_with_the_fix_and_quote_with_it(
     analysis = analyze_part(shared_parts / "trimesh" / name, units="m")
     extent = max(analysis.items[0].features.obb_mm)
     assert 10.0 < extent < 1000.0
-    assert quote_analysis(analysis, REQUEST, model=default_model)["unit_price"] > 0
+    assert quote_analysis(analysis, REQUEST, model=default_model).unit_price > 0

@@ -111,9 +111,9 @@ def test_match_filters_ranks_and_prices_with_each_shops_model(
     request = QuoteRequest(material="A5052", quantity=10, quantities=(10,))
     own = quote_analysis(analysis, request, model=model_from_bytes(shop_model_bytes()))
     default = quote_analysis(analysis, request)
-    assert near["unit_price"] == own["unit_price"] != default["unit_price"]
-    assert far["unit_price"] == default["unit_price"] == m["rfq"]["default_unit_price"]
-    assert near["lead_time_days"] == own["lead_time_days"]
+    assert near["unit_price"] == own.unit_price != default.unit_price
+    assert far["unit_price"] == default.unit_price == m["rfq"]["default_unit_price"]
+    assert near["lead_time_days"] == own.lead_time_days
     # capacity, distance and reasons a buyer can check
     assert near["distance_km"] == pytest.approx(261, abs=5)
     assert far["distance_km"] == pytest.approx(613, abs=10)
