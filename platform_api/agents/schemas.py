@@ -5,11 +5,38 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AgentPublic(BaseModel):
     """One agent of the calling shop: where its poller stands and how it has fared."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "mta_0193b1c2d3e4f5a6b7c8d9e0f1a2",
+                    "base_url": "http://192.0.2.10:5000",
+                    "status": "backing_off",
+                    "last_error": "agent_timeout: no answer within 10 s",
+                    "last_error_at": "2026-12-07T09:14:05Z",
+                    "last_success_at": "2026-12-07T09:12:58Z",
+                    "last_poll_at": "2026-12-07T09:14:05Z",
+                    "next_attempt_at": "2026-12-07T09:14:09Z",
+                    "instance_id": "1701234567",
+                    "next_sequence": 48213,
+                    "polls": 1290,
+                    "failures": 3,
+                    "consecutive_failures": 1,
+                    "timeouts": 2,
+                    "resyncs": 1,
+                    "events": 9120,
+                    "restarts": 0,
+                    "lost": 0,
+                }
+            ]
+        }
+    )
 
     id: str
     base_url: str
