@@ -41,7 +41,7 @@ def _analyze(path: str, units: str | None, max_bytes: int) -> dict[str, Any]:
 def _warm() -> bool:
     """Load the engine and its compiled kernels in a fresh worker, so the first upload does not
     pay for them."""
-    from quote.analysis import warm_up
+    from quote.warmup import warm_up
 
     warm_up()
     return True
