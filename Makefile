@@ -38,8 +38,10 @@ MODEL_SOURCES := quote/training.py quote/artifact.py quote/persistence.py quote/
 $(MODEL): $(STAMP) $(MODEL_SOURCES) | $(NUMBA_STAMP)
 	$(BIN)/mitsumori model build-default --out $(MODEL)
 
-# The default supplier ranker, trained on the seeded marketplace simulator (about 5 s).
-$(RANKER): $(STAMP) | $(NUMBA_STAMP)
+# The default supplier ranker, trained on the seeded marketplace simulator (about 5 s); rebuilt
+# when the code that defines it or its training market changes.
+RANKER_SOURCES := $(wildcard matching/ranking/*.py) matching/simulate.py matching/profiles.py matching/capacity.py
+$(RANKER): $(STAMP) $(RANKER_SOURCES) | $(NUMBA_STAMP)
 	$(BIN)/mitsumori ranker build --out $(RANKER)
 
 model: $(MODEL) $(RANKER)

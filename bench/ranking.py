@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable without an editable install
     sys.path.insert(0, str(REPO))
 
-from matching.ranking import LambdaRanker, mean_ndcg, ndcg_at_k  # noqa: E402
+from matching.ranking.estimator import LambdaRanker, mean_ndcg, ndcg_at_k  # noqa: E402
 from matching.simulate import (  # noqa: E402
     DEFAULT_RANKER_PARAMS,
     LoggedRfq,

@@ -13,7 +13,7 @@ the median kept:
   matrix for the shops that pass, a fixed linear score ``X @ w`` and the top 10
   (``argpartition``): everything a plain numpy ranking of the same feature matrix needs;
 - (for reference) the bare ``X @ w`` + top 10 on an already-built feature matrix;
-- **learned ranking**: ``matching.ranking.rank``: the same filters and features, one LightGBM
+- **learned ranking**: ``matching.ranking.match.rank``: the same filters and features, one LightGBM
   predict, the top 10, and the plain-word reasons for them.
 
 Reports p50/p95 of each latency and of the per-RFQ ratio learned / scan, plus a breakdown
@@ -36,14 +36,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable without an editable install
     sys.path.insert(0, str(REPO))
 
-from matching.ranking import (  # noqa: E402
-    FEATURES,
-    ShopIndex,
-    ShopInput,
-    hard_filter,
-    rank,
-    rfq_features,
-)
+from matching.ranking.features import FEATURES, rfq_features  # noqa: E402
+from matching.ranking.filters import hard_filter  # noqa: E402
+from matching.ranking.index import ShopIndex, ShopInput  # noqa: E402
+from matching.ranking.match import rank  # noqa: E402
 from matching.simulate import (  # noqa: E402
     make_rfq,
     make_shops,

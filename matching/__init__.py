@@ -9,8 +9,9 @@ Modules (one concern each):
 - ``capacity``: state timelines, learned hour-of-week load with staleness decay, working
   calendars and bookings, spare hours per day, per-shop/class aggregation, forecast error.
 - ``profiles``: shop capability profiles folded from quotes and outcomes.
-- ``ranking``: ``ShopIndex``, hard filters, features, ``LambdaRanker`` (LightGBM), exposure
-  budget, ``rank`` / ``partners_for`` with plain-word reasons.
+- ``ranking``: a package, one module per step: ``index`` (``Rfq``, ``ShopIndex``), ``filters``,
+  ``features``, ``estimator`` (``LambdaRanker``, LightGBM), ``exposure``, ``reasons``, and
+  ``match`` (``rank`` / ``partners_for``).
 - ``assignment``: many RFQs across shops under capacity (exact, SciPy).
 - ``simulate``: the seeded marketplace simulator and ``train_default_ranker``.
 - ``errors``: typed errors (subclasses of ``quote.errors.MitsumoriError``).

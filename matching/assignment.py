@@ -25,7 +25,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 
 from matching.errors import MatchingError
-from matching.ranking import MatchResult
+from matching.ranking.match import MatchResult
 
 _BIG = 1e12
 

@@ -44,17 +44,10 @@ import numpy as np
 from matching.capacity import MACHINE_CLASSES, ShopCapacity, WorkingCalendar
 from matching.events import MachineEvent
 from matching.profiles import DeclaredMachine, ProfileBuilder, QuoteRecord
-from matching.ranking import (
-    Candidates,
-    LambdaRanker,
-    Rfq,
-    ShopIndex,
-    ShopInput,
-    hard_filter,
-    mean_ndcg,
-    rfq_features,
-    training_hash,
-)
+from matching.ranking.estimator import LambdaRanker, mean_ndcg, training_hash
+from matching.ranking.features import rfq_features
+from matching.ranking.filters import Candidates, hard_filter
+from matching.ranking.index import Rfq, ShopIndex, ShopInput
 
 #: Manufacturing cities (name, lat, lon, weight as a buyer/shop location).
 CITIES: tuple[tuple[str, float, float, float], ...] = (
@@ -647,8 +640,3 @@ def simulate_machine_events(
                 emit(t + timedelta(seconds=1), execution="READY")
             emit(end, availability="UNAVAILABLE")
     return events
-
-
-def demo_market(seed: int = 0, n_shops: int = 12, days: int = 40) -> Market:
-    """A small market for ``make run``: a few shops with history, their index and inputs."""
-    return simulate_market(n_shops=n_shops, days=days, rfqs_per_day=10, seed=seed)

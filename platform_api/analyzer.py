@@ -40,7 +40,7 @@ def _warm() -> bool:
     """Load the engine, OpenCASCADE and the compiled kernels in a fresh worker, so the first
     upload does not pay for them (and its memory limit counts the analysis, not the imports)."""
     import quote.geometry.step  # noqa: F401
-    from quote.analysis import warm_up
+    from quote.warmup import warm_up
 
     warm_up()
     return True

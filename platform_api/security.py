@@ -24,8 +24,6 @@ from platform_api.db.models import ApiKey, RateBucket
 from platform_api.db.types import utcnow
 from platform_api.errors import Forbidden, RateLimited, Unauthorized
 
-ROLES = ("shop", "buyer", "admin")
-SCOPES = ("read", "write")
 _KEY_RE = re.compile(r"^mk_([a-z0-9]{10})_([A-Za-z0-9_-]{20,100})$")
 _LAST_USED_EVERY = timedelta(seconds=60)  # coarse on purpose: no write per request for this
 

@@ -6,7 +6,6 @@ material or quantity never parses the file again.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,22 +93,6 @@ def analyze_part(
         parse_seconds=loaded.parse_seconds,
         analysis_seconds=time.perf_counter() - t0,
     )
-
-
-def warm_up() -> None:
-    """Analyse two small generated parts (a block and a flange) and discard the result.
-
-    The geometry's compiled kernels load from numba's cache on first use (~0.3 s per process;
-    a fresh install compiles them once, ~30 s): a server calls this at start so its first
-    upload does not pay for it.
-    """
-    from quote.corpus import generate_part
-
-    with tempfile.TemporaryDirectory(prefix="mitsumori-warm-") as folder:
-        for index, family in enumerate(("block", "flange")):
-            path = Path(folder) / f"{family}.stl"
-            generate_part(index, 0, family=family).export(path)
-            analyze_part(path)
 
 
 def _vec(v: Any) -> tuple[float, float, float] | None:

@@ -21,6 +21,7 @@ process-planning estimator; it is what the default model is trained on.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,10 @@ import numpy as np
 import trimesh
 from manifold3d import CrossSection, Manifold
 
+from quote.analysis import analyze_part
 from quote.catalogs import Catalog, compatible_finishes, resolve_tolerance
 from quote.costing import estimate
+from quote.errors import PartError
 from quote.types import PartFeatures, PhysicsEstimate, QuoteSpec
 
 FAMILIES: tuple[str, ...] = ("block", "plate", "shaft", "flange", "bracket", "housing")
@@ -415,11 +418,6 @@ def corpus_features(
     computes at quote time. Parts the engine refuses (none are expected) are left out rather
     than stopping a training run.
     """
-    import tempfile
-
-    from quote.analysis import analyze_part
-    from quote.errors import PartError
-
     out = []
     with tempfile.TemporaryDirectory(prefix="mitsumori-corpus-") as tmp:
         for i, (name, mesh) in enumerate(meshes):

@@ -35,3 +35,54 @@ def test_core_imports_without_web_or_database() -> None:
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert int(res.stdout.strip().splitlines()[-1]) >= 5
+
+
+def _core_import_graph() -> dict[str, set[str]]:
+    """Module -> core modules it imports (every import statement, also those inside functions;
+    edges to a module's own parent packages are left out, Python imports those first anyway)."""
+    import ast
+
+    mods = {}
+    for pkg in ("quote", "matching"):
+        for p in (REPO_ROOT / pkg).rglob("*.py"):
+            name = ".".join(p.relative_to(REPO_ROOT).with_suffix("").parts)
+            mods[name.removesuffix(".__init__")] = p
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for m, p in mods.items():
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module
+                    for a in node.names
+                ]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for t in targets:
+                while t and t not in mods:
+                    t = t.rpartition(".")[0]
+                if t and t != m and not m.startswith(t + "."):
+                    graph[m].add(t)
+    return graph
+
+
+def test_core_modules_import_each_other_without_cycles() -> None:
+    graph = _core_import_graph()
+    assert "quote.corpus" in graph["quote.warmup"] and "quote.analysis" in graph["quote.corpus"]
+    cycles = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for t in sorted(graph[m]):
+            if state.get(t) == 1:
+                cycles.append(path[path.index(t) :] + [t])
+            elif t not in state:
+                visit(t, [*path, t])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert cycles == [], f"import cycles in the core: {cycles}"

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from matching.capacity import DEFAULT_TZ
-from matching.ranking import Rfq, ShopIndex, ShopInput
+from matching.ranking.index import Rfq, ShopIndex, ShopInput
 from platform_api.capacity import repository as capacity_repository
 from platform_api.capacity import service as capacity_service
 from platform_api.db.models import Organization, Part

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from matching.ranking import LambdaRanker
+from matching.ranking.estimator import LambdaRanker
 from quote.errors import ModelIncompatible, ModelNotFound
 
 log = logging.getLogger("mitsumori.ranker")
@@ -23,7 +23,7 @@ log = logging.getLogger("mitsumori.ranker")
 
 def build_ranker(path: Path, *, random_state: int = 0) -> LambdaRanker:
     """Train the default ranker and save it to ``path`` (atomic replace)."""
-    from matching.ranking import save_ranker
+    from matching.ranking.estimator import save_ranker
     from matching.simulate import train_default_ranker
 
     ranker = train_default_ranker(random_state=random_state)
@@ -46,7 +46,7 @@ class RankerStore:
         """The ranker; trains and saves it first if the file is missing or outdated."""
         with self._lock:
             if self._ranker is None:
-                from matching.ranking import load_ranker
+                from matching.ranking.estimator import load_ranker
 
                 try:
                     self._ranker = load_ranker(self.path)

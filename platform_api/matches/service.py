@@ -2,7 +2,7 @@
 
 1. The part is quoted with the default model (``index.shape_of``): process, axes, size,
    tolerance, machine hours, reference price.
-2. Every shop is indexed (``index.build_market``) and ranked by ``matching.ranking.rank``:
+2. Every shop is indexed (``index.build_market``) and ranked by ``matching.ranking.match.rank``:
    hard filters (process, envelope, material, tolerance, certification, capacity before
    ``needed_by``), the learned ranker, an exposure budget charged by the last
    ``EXPOSURE_WINDOW`` matches shown (stored, so every API process agrees), reasons.
@@ -15,16 +15,17 @@ A buyer sees only shops; shops see nothing of it until the buyer sends an RFQ to
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import numpy as np
 from sqlmodel import Session
 
 from matching.assignment import assign_rfqs
-from matching.ranking import ExposureBudget, MatchResult, Rfq, partners_for, rank
+from matching.ranking.exposure import ExposureBudget
+from matching.ranking.index import Rfq
+from matching.ranking.match import MatchResult, partners_for, rank
 from platform_api.context import AppContext
 from platform_api.db.models import Match, Organization, Part
 from platform_api.db.types import utcnow
@@ -370,7 +371,3 @@ def partners(
     return result, ranked_public(
         session, ctx, result=result, shops=market.shops, part=part, spec=spec, today=today
     )
-
-
-def specs_of(rows: Sequence[dict[str, Any]]) -> list[PartSpec]:
-    return [PartSpec.model_validate(r) for r in rows]

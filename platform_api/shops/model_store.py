@@ -44,10 +44,6 @@ class ModelStore:
                     ) from exc
             return self._default
 
-    def set_default(self, model: Any) -> None:
-        with self._lock:
-            self._default = model
-
     def active_row_id(self, session: Session, shop_org_id: str) -> str | None:
         return session.exec(
             select(ShopModel.id)

@@ -9,7 +9,7 @@ import pytest
 
 from matching.assignment import assign_hours, assign_rfqs, assign_slots
 from matching.errors import MatchingError
-from matching.ranking import rank
+from matching.ranking.match import rank
 from matching.simulate import make_rfq, simulate_market, train_default_ranker
 
 

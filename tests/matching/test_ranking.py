@@ -13,19 +13,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from matching.capacity import ShopCapacity
 from matching.errors import InvalidRfq, InvalidTrainingData, RankerNotFitted
 from matching.profiles import FAMILIES, DeclaredMachine, QuoteRecord, build_profile, material_family
-from matching.ranking import (
-    CLASS_CAPABILITIES,
-    FEATURES,
-    ExposureBudget,
-    LambdaRanker,
-    Rfq,
-    ShopIndex,
-    ShopInput,
-    haversine_km,
-    ndcg_at_k,
-    partners_for,
-    rank,
-)
+from matching.ranking.estimator import LambdaRanker, ndcg_at_k
+from matching.ranking.exposure import ExposureBudget
+from matching.ranking.features import FEATURES, haversine_km
+from matching.ranking.index import CLASS_CAPABILITIES, Rfq, ShopIndex, ShopInput
+from matching.ranking.match import partners_for, rank
 from matching.simulate import Market, make_rfq, simulate_market, train_default_ranker
 
 TODAY = date(2025, 3, 3)
@@ -268,7 +260,7 @@ def test_sklearn_estimator_checks(estimator: LambdaRanker, check: object) -> Non
 def test_save_and_load_ranker(ranker: LambdaRanker, tmp_path: object) -> None:
     from pathlib import Path
 
-    from matching.ranking import load_ranker, save_ranker
+    from matching.ranking.estimator import load_ranker, save_ranker
     from quote.errors import ModelIncompatible, ModelNotFound
 
     path = Path(str(tmp_path)) / "ranker.joblib"
@@ -281,4 +273,52 @@ def test_save_and_load_ranker(ranker: LambdaRanker, tmp_path: object) -> None:
         load_ranker(path.with_name("missing.joblib"))
     path.write_bytes(b"not a ranker")
     with pytest.raises(ModelIncompatible):
+        load_ranker(path)
+
+
+def test_ranker_pickled_under_the_old_module_path_loads(ranker: LambdaRanker, tmp_path) -> None:
+    """Rankers saved before the split name ``matching.ranking.LambdaRanker``: still loadable."""
+    import joblib
+
+    import matching.ranking
+    from matching.ranking.estimator import RANKER_FORMAT, load_ranker
+
+    path = tmp_path / "old.joblib"
+    old = LambdaRanker.__module__
+    LambdaRanker.__module__ = "matching.ranking"  # what the class was called before the split
+    try:
+        joblib.dump({"format": RANKER_FORMAT, "features": FEATURES, "ranker": ranker}, path)
+    finally:
+        LambdaRanker.__module__ = old
+    blob = path.read_bytes()
+    assert b"matching.ranking" in blob and b"matching.ranking.estimator" not in blob
+    assert matching.ranking.LambdaRanker is LambdaRanker
+    X = np.random.default_rng(1).normal(size=(10, len(FEATURES)))
+    np.testing.assert_array_equal(load_ranker(path).predict(X), ranker.predict(X))
+
+
+def test_ranker_whose_class_is_gone_is_refused_with_rebuild_advice(
+    ranker: LambdaRanker, tmp_path
+) -> None:
+    import sys
+    import types
+
+    import joblib
+
+    from matching.ranking.estimator import RANKER_FORMAT, load_ranker
+    from quote.errors import ModelIncompatible
+
+    class Gone:  # a class from a module that no longer exists
+        pass
+
+    gone = types.ModuleType("matching.ranking.gone")
+    Gone.__module__, Gone.__qualname__ = gone.__name__, "Gone"
+    gone.Gone = Gone  # type: ignore[attr-defined]  # a throwaway module for pickling only
+    sys.modules[gone.__name__] = gone
+    try:
+        path = tmp_path / "gone.joblib"
+        joblib.dump({"format": RANKER_FORMAT, "features": FEATURES, "ranker": Gone()}, path)
+    finally:
+        del sys.modules[gone.__name__]
+    with pytest.raises(ModelIncompatible, match="mitsumori ranker build"):
         load_ranker(path)

@@ -11,7 +11,7 @@ import pytest
 
 from matching.capacity import state_timeline
 from matching.events import BUSY_STATES
-from matching.ranking import ndcg_at_k
+from matching.ranking.estimator import ndcg_at_k
 from matching.simulate import simulate_machine_events, simulate_market, train_default_ranker
 
 

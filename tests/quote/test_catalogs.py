@@ -316,3 +316,77 @@ def test_a_shop_can_edit_its_catalog(tmp_path: Path) -> None:
     assert edited.materials[0].price_jpy_per_kg == 999.0
     assert load_catalog().materials[0].price_jpy_per_kg != 999.0
     assert not math.isnan(edited.rates.margin_rate)
+
+
+def _edit(d: Path, name: str, change: Any) -> None:
+    path = d / name
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+def _set(path: tuple[Any, ...], value: Any) -> Any:
+    def change(data: Any) -> None:
+        for key in path[:-1]:
+            data = data[key]
+        if value is _REMOVE:
+            del data[path[-1]]
+        else:
+            data[path[-1]] = value
+
+    return change
+
+
+_REMOVE = object()
+
+
+@pytest.mark.parametrize(
+    ("file", "path", "value", "field", "words"),
+    [
+        ("materials.yaml", ("materials", 0, "density_g_cm3"), _REMOVE,
+         "materials[0].density_g_cm3", "is missing"),
+        ("materials.yaml", ("materials", 1, "price_jpy_per_kg"), "cheap",
+         "materials[1].price_jpy_per_kg", "valid number"),
+        ("machines.yaml", ("machines", 0, "axes"), "five", "machines[0].axes", "valid integer"),
+        ("machines.yaml", ("machines", 0, "envelope_mm"), [800, 500],
+         "machines[0].envelope_mm[2]", "is missing"),
+        ("machines.yaml", ("machines", 0, "min_quantiy"), 5, "machines[0].min_quantiy",
+         "not a known field"),
+        ("finishes.yaml", ("finishes", 1, "families"), "aluminium", "finishes[1].families",
+         "valid list"),
+        ("rates.yaml", ("margin_rate",), _REMOVE, "margin_rate", "is missing"),
+        ("leadtime.yaml", ("queue_days", "value"), None, "queue_days.value", "is wrong"),
+        ("stock.yaml", ("allowance_mm", "value"), "thick", "allowance_mm.value", "valid number"),
+        ("stock.yaml", ("plate_thickness_mm", "values"), 12, "plate_thickness_mm.values",
+         "valid list"),
+        ("drills.yaml", ("tap_drills", "sizes", "M6"), [5.0], "tap_drills.sizes.M6[1]",
+         "is missing"),
+        ("tolerances.yaml", ("explicit_range_mm", "max"), _REMOVE, "explicit_range_mm.max",
+         "is missing"),
+        ("roughness.yaml", ("classes", 2, "factor"), "x", "classes[2].factor", "valid number"),
+        ("cutters.yaml", ("min_radius_mm", "source"), _REMOVE, "min_radius_mm.source",
+         "has no source"),
+    ],
+)  # fmt: skip
+def test_a_missing_or_mistyped_field_names_the_file_and_field(  # type: ignore[no-untyped-def]
+    tmp_path: Path, file, path, value, field, words
+) -> None:
+    d = _copy_catalog(tmp_path)
+    _edit(d, file, _set(path, value))
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(d)
+    err = caught.value
+    assert str(d / file) in err.message and f"'{field}'" in err.message, err.message
+    assert words in err.message, err.message
+    assert err.detail["file"] == str(d / file) and err.detail["field"] == field
+    assert not isinstance(err, KeyError | TypeError | ValueError)
+
+
+def test_a_mistyped_entry_is_named_by_its_entry(tmp_path: Path) -> None:
+    d = _copy_catalog(tmp_path)
+    _edit(d, "materials.yaml", _set(("materials", 0, "machinability"), "easy"))
+    first = yaml.safe_load((DEFAULT_CATALOG_DIR / "materials.yaml").read_text())["materials"][0]
+    with pytest.raises(CatalogError, match=f"entry '{first['name']}'") as caught:
+        load_catalog(d)
+    assert caught.value.detail["entry"] == first["name"]
+    assert caught.value.to_dict()["error"] == "catalog_error"

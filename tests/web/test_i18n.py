@@ -46,7 +46,7 @@ def test_values_shown_through_dynamic_keys_are_translated() -> None:
     dfm_src = (REPO_ROOT / "quote" / "geometry" / "dfm.py").read_text()
     dfm_codes = set(re.findall(r'DfmWarning\(\s*"([a-z_]+)"', dfm_src))
     assert len(dfm_codes) >= 8
-    from matching.ranking import FILTERS
+    from matching.ranking.filters import FILTERS
     from platform_api.quotes.schemas import _QUOTE_EXAMPLE
 
     expected = (
