@@ -72,6 +72,7 @@ run: $(STAMP) $(NUMBA_STAMP) $(MODEL) $(RANKER) web
 
 test: $(STAMP) $(NUMBA_STAMP) $(MODEL) $(RANKER) web browser
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)

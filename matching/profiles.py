@@ -330,13 +330,13 @@ class ProfileBuilder:
             finishes=counter("finish"),
             experience=pairs("exp_quoted", "exp_won"),
             similar=pairs("sim_quoted", "sim_won"),
-            envelope_mm=env,  # type: ignore[arg-type]
+            envelope_mm=env,  # type: ignore[arg-type]  # 3 values or None
             tightest_tolerance_mm=extreme("tolerance", min),
             tightest_won_tolerance_mm=extreme("won_tolerance", min),
             quantity_range=qty,
             certifications=tuple(sorted(self.certifications)),
             machines=self.machines,
-            declared_envelope_mm=declared,  # type: ignore[arg-type]
+            declared_envelope_mm=declared,  # type: ignore[arg-type]  # likewise
             machine_classes=dict(sorted(classes.items())),
         )
 

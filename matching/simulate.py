@@ -38,6 +38,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -194,7 +195,7 @@ def make_shops(n_shops: int, rng: np.random.Generator) -> tuple[SimShop, ...]:
                 DeclaredMachine(
                     machine_id=f"S{i:03d}-M{j:02d}",
                     machine_class=cls,
-                    envelope_mm=tuple(round(v * scale) for v in env),  # type: ignore[arg-type]
+                    envelope_mm=tuple(round(v * scale) for v in env),  # type: ignore[arg-type]  # 3 values
                     tolerance_mm=float(tol * rng.choice([0.5, 1.0, 1.0, 2.0])),
                     hourly_rate_jpy=rate,
                 )
@@ -255,7 +256,7 @@ def make_rfq(rng: np.random.Generator, rid: str, today: date) -> Rfq:
         material=_pick(rng, MATERIALS),
         process=process,
         min_axes=min_axes,
-        extents_mm=tuple(round(float(v), 1) for v in ext),  # type: ignore[arg-type]
+        extents_mm=tuple(round(float(v), 1) for v in ext),  # type: ignore[arg-type]  # 3 values
         quantity=qty,
         tolerance_mm=float(rng.choice([0.1, 0.05, 0.05, 0.02, 0.02, 0.01])),
         finish="none",
@@ -322,11 +323,11 @@ def simulate_market(
         for r in range(rfqs_per_day):
             rfq = make_rfq(rng, f"R{t:03d}-{r:02d}", today)
             cand = hard_filter(rfq, index)
-            m = len(cand.idx)
-            if m == 0:
+            n_cand = len(cand.idx)
+            if n_cand == 0:
                 continue
             fb = rfq_features(rfq, index, cand, today=today)
-            sel = np.sort(rng.choice(m, size=min(shown, m), replace=False))
+            sel = np.sort(rng.choice(n_cand, size=min(shown, n_cand), replace=False))
             labels = _outcomes(
                 rng,
                 rfq,
@@ -356,7 +357,7 @@ def simulate_market(
                     unit_price=fb.unit_price[sel],
                     distance_km=fb.distance_km[sel],
                     spare_hours=fb.spare_hours[sel],
-                    candidates=m,
+                    candidates=n_cand,
                 )
             )
     stats = {
@@ -439,10 +440,10 @@ def _outcomes(
             * (1 + 0.25 * busy)
             * float(np.exp(rng.normal(0, 0.05)))
         )
-        lead = float(fb.lead_time_days[j]) + float(rng.integers(0, 2))  # type: ignore[attr-defined]
+        lead = float(fb.lead_time_days[j]) + float(rng.integers(0, 2))  # type: ignore[attr-defined]  # filled block
         base = (
             -0.3 * max(0.0, lead - avail)
-            - 0.5 * float(fb.distance_km[j]) / 300.0  # type: ignore[attr-defined]
+            - 0.5 * float(fb.distance_km[j]) / 300.0  # type: ignore[attr-defined]  # filled block
             + 3.0 * (shop.quality - 0.9)
             + 1.0 * skill
         )
@@ -545,7 +546,7 @@ def train_default_ranker(
     train, test = mk.split()
     X, y, sizes = mk.arrays(train)
     kw = {**DEFAULT_RANKER_PARAMS, **params}
-    ranker = LambdaRanker(random_state=random_state, **kw)  # type: ignore[arg-type]
+    ranker = LambdaRanker(random_state=random_state, **kw)  # type: ignore[arg-type]  # mixed params
     ranker.fit(X, y, group=sizes)
     Xt, yt, st = mk.arrays(test)
     ranker.training_hash_ = training_hash(X, y, sizes)
@@ -590,7 +591,8 @@ def simulate_machine_events(
     n = 0
     parts = 0
 
-    def emit(ts: datetime, **values: object) -> None:
+    def emit(ts: datetime, **values: Any) -> None:
+        """One event; ``values`` are MachineEvent's optional fields (state, part_count, ...)."""
         nonlocal n
         n += 1
         events.append(
@@ -601,7 +603,7 @@ def simulate_machine_events(
                 source=source,
                 event_id=f"sim-{machine}-{n}",
                 **values,
-            )  # type: ignore[arg-type]
+            )
         )
 
     day0 = start.astimezone(zone).date()

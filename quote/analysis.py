@@ -106,8 +106,8 @@ def features_from_dict(d: dict[str, Any]) -> PartFeatures:
             diameter_mm=h["diameter_mm"],
             depth_mm=h["depth_mm"],
             through=h["through"],
-            axis=_vec(h["axis"]),  # type: ignore[arg-type]
-            position_mm=_vec(h["position_mm"]),  # type: ignore[arg-type]
+            axis=_vec(h["axis"]),  # type: ignore[arg-type]  # stored holes always have one
+            position_mm=_vec(h["position_mm"]),  # type: ignore[arg-type]  # likewise
             standard=h.get("standard"),
             tap=h.get("tap"),
         )

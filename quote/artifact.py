@@ -160,7 +160,7 @@ class QuoteModel:
     def _lead_log(self, X: np.ndarray) -> np.ndarray:
         """Log lead time (business days) for the full feature matrix ``X``."""
         if self.lead_model is None:
-            return self.base._lead_log(X)  # type: ignore[union-attr]
+            return self.base._lead_log(X)  # type: ignore[union-attr]  # base is set when lead is
         return self.lead_model.predict(self._lead_inputs(X), check_input=False)
 
     # -- prediction -----------------------------------------------------------------------------

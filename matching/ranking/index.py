@@ -237,8 +237,8 @@ class ShopIndex:
             lat[i], lon[i] = s.location
             for c in s.certifications:
                 certs[i, cert_pos[c]] = True
-            for m in s.materials:
-                f = m if m in fam_pos else material_family(m)
+            for mat in s.materials:
+                f = mat if mat in fam_pos else material_family(mat)
                 family_ok[i, fam_pos[f]] = True
             for m in s.machines:
                 k = cls_pos.get(m.machine_class)

@@ -192,10 +192,11 @@ class ToleranceTable:
         """
         tols = self.classes[class_name].tolerances_mm
         i = min(bisect.bisect_left(self.range_upper_mm, nominal_size_mm), len(tols) - 1)
-        if tols[i] is not None:
-            return float(tols[i])
-        defined = [(abs(j - i), t) for j, t in enumerate(tols) if t is not None]
-        return float(min(defined)[1])
+        nearest = tols[i]
+        if nearest is not None:
+            return float(nearest)
+        defined = [(abs(j - i), float(t)) for j, t in enumerate(tols) if t is not None]
+        return min(defined)[1]
 
     def cost_factor(self, tolerance_mm: float) -> float:
         """Factor on finishing passes and inspection for a +-``tolerance_mm`` tolerance.

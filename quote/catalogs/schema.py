@@ -183,7 +183,9 @@ class TolerancesFile(_FileModel):
 
 def _flat_file(name: str, cls: type) -> Any:
     """A file of ``{field: {value, source}}`` for every field of the dataclass ``cls``."""
-    return create_model(name, __base__=_FileModel, **{f.name: (Valued, ...) for f in fields(cls)})
+    spec = {f.name: (Valued, ...) for f in fields(cls)}
+    # pydantic's overloads cannot type field definitions built at run time.
+    return create_model(name, __base__=_FileModel, **spec)  # type: ignore[call-overload]
 
 
 RatesFile = _flat_file("RatesFile", Rates)

@@ -50,8 +50,11 @@ _MAX_SAMPLES = 2000
 class BodyLike(Protocol):
     """What ``extract_features`` reads of ``quote.geometry.loading.Body``."""
 
-    mesh: trimesh.Trimesh
-    shape: Any
+    @property
+    def mesh(self) -> trimesh.Trimesh: ...
+
+    @property
+    def shape(self) -> Any: ...
 
 
 def extract_features(
