@@ -63,7 +63,7 @@ STACK_LIMIT_BYTES = 8 * 1024 * 1024  # Linux's default; the nesting file overflo
 
 
 def _fixed_stack() -> None:
-    """Run the child with an 8 MiB stack, whatever the shell's ``ulimit -s`` (CI may be unlimited)."""
+    """Give the child an 8 MiB stack whatever the shell's ``ulimit -s`` (CI may be unlimited)."""
     resource.setrlimit(resource.RLIMIT_STACK, (STACK_LIMIT_BYTES, STACK_LIMIT_BYTES))
 
 
