@@ -92,8 +92,10 @@ def _diff(a: Any, b: Any, where: str, rtol: float, atol: float, out: list[str]) 
             out.append(f"{where}: length {len(a)} -> {len(b)}")
         for i, (x, y) in enumerate(zip(a, b, strict=False)):
             _diff(x, y, f"{where}[{i}]", rtol, atol, out)
-    elif isinstance(a, bool) or isinstance(b, bool) or not (
-        isinstance(a, int | float) and isinstance(b, int | float)
+    elif (
+        isinstance(a, bool)
+        or isinstance(b, bool)
+        or not (isinstance(a, int | float) and isinstance(b, int | float))
     ):
         if a != b:
             out.append(f"{where}: {a!r} -> {b!r}")
