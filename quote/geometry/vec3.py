@@ -15,7 +15,7 @@ FloatArray = np.ndarray
 
 @njit(cache=True, nogil=True, inline="always")
 def cross3(a: FloatArray, b: FloatArray) -> tuple[float, float, float]:
-    """a x b of two (3,) vectors (as ``meshdata.cross`` rounds it)."""
+    """a x b of two (3,) vectors (numpy's row-wise formula, term by term)."""
     return (
         a[1] * b[2] - a[2] * b[1],
         a[2] * b[0] - a[0] * b[2],
