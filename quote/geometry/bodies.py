@@ -18,7 +18,7 @@ import numpy as np
 import trimesh
 from numba import njit
 
-from quote.geometry.meshdata import signed_volume, used_box
+from quote.geometry.measures import signed_volume, used_box
 from quote.geometry.union_find import component_labels
 
 FloatArray = np.ndarray
@@ -43,7 +43,7 @@ class Piece:
     brep_face : (F,) int or None: for STEP, the index of the B-rep face each triangle meshes,
         in ``TopExp_Explorer(solid, TopAbs_FACE)`` order (-1 for triangles added by repair).
     open_edges : edges with one triangle (0 for a closed shell).
-    adjacency : ``meshdata.face_adjacency(faces, len(vertices))`` when known (from the mesh
+    adjacency : ``topology.face_adjacency(faces, len(vertices))`` when known (from the mesh
         check), else None; turning every triangle over leaves it as it is.
     """
 
@@ -150,7 +150,7 @@ def split_shells(
     brep_face : (F,) int or None, carried along per triangle.
     labels : (F,) int shell labels (``shell_labels``); computed through shared vertices when
         None.
-    adjacency : the faces' ``meshdata.face_adjacency``, kept on the piece when the mesh is one
+    adjacency : the faces' ``topology.face_adjacency``, kept on the piece when the mesh is one
         shell.
     """
     if len(faces) == 0:
@@ -353,7 +353,7 @@ class Merged:
     vertices, faces : the mesh, mm. brep_face : per-triangle B-rep face index or None.
     union : True when overlapping shells were joined by a boolean union.
     volume : enclosed volume, mm^3. open_edges : edges with one triangle.
-    adjacency : the faces' ``meshdata.face_adjacency`` when known (a body of one piece).
+    adjacency : the faces' ``topology.face_adjacency`` when known (a body of one piece).
     """
 
     vertices: FloatArray

@@ -57,7 +57,7 @@ def _end_rays(
     directions = np.empty((2 * k * _RAYS_PER_END, 3))
     for i in range(k):
         ax, ay, az = axis[i, 0], axis[i, 1], axis[i, 2]
-        # u = axis x helper, v = axis x u (``meshdata.cross``), u normalised.
+        # u = axis x helper, v = axis x u (row-wise ``a x b``), u normalised.
         hx, hy, hz = (1.0, 0.0, 0.0) if abs(ax) < 0.9 else (0.0, 1.0, 0.0)
         ux, uy, uz = ay * hz - az * hy, az * hx - ax * hz, ax * hy - ay * hx
         norm = np.sqrt(ux * ux + uy * uy + uz * uz)

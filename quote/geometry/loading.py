@@ -26,8 +26,8 @@ import trimesh
 
 from quote.errors import NotASolid
 from quote.geometry import bodies as bodies_mod
+from quote.geometry.measures import vertex_box
 from quote.geometry.mesh_io import read_mesh
-from quote.geometry.meshdata import vertex_box
 from quote.geometry.preflight import SUPPORTED_SUFFIXES, FileInfo, preflight
 from quote.geometry.repair import clean_mesh, edge_report, triangle_areas
 from quote.geometry.units import (
@@ -63,7 +63,7 @@ class Body:
         and united bodies), ``"deflection_mm"`` (STEP) and ``"open_edges"`` (0 when closed).
     shape : the OCP ``TopoDS_Shape`` (a solid, or a compound of the touching solids), mm,
         STEP only; None for meshes.
-    face_adjacency : ((E, 2) int, (E, 2) int) or None: ``meshdata.face_adjacency`` of
+    face_adjacency : ((E, 2) int, (E, 2) int) or None: ``topology.face_adjacency`` of
         ``mesh.faces`` (triangle pairs sharing an edge, and the edges) when the mesh check
         found it already (a body of one shell), for ``MeshData.from_trimesh``; None otherwise.
     """

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 
-from quote.geometry.meshdata import edge_topology
+from quote.geometry.topology import edge_topology
 
 FloatArray = np.ndarray
 IntArray = np.ndarray
@@ -51,7 +51,7 @@ class EdgeReport:
     open_mask : (3F,) bool, True for the directed face edges (face-major order, edges 01, 12,
         20) that lie on an open edge.
     adjacency, adjacency_edges : (E, 2) int, the pairs of triangles sharing an edge and the
-        shared edges (``meshdata.face_adjacency``), handed on to the feature stage.
+        shared edges (``topology.face_adjacency``), handed on to the feature stage.
     """
 
     open_edges: int

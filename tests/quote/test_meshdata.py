@@ -17,13 +17,9 @@ from embreex import rtcore_scene
 from embreex.mesh_construction import TriangleMesh
 
 from quote.geometry.loading import load_part
-from quote.geometry.meshdata import (
-    MeshData,
-    edge_topology,
-    face_adjacency,
-    sample_surface,
-    signed_volume,
-)
+from quote.geometry.measures import signed_volume
+from quote.geometry.meshdata import MeshData, sample_surface
+from quote.geometry.topology import edge_topology, face_adjacency
 from tests.conftest import SHARED_PARTS
 from tests.quote.partlib import write_part
 
