@@ -45,16 +45,7 @@ from platform_api.shops.jobs import HANDLERS
 from platform_api.shops.model_store import ModelStore
 from platform_api.shops.schemas import TrainRequest
 from quote.errors import MitsumoriError
-
-HISTORY_HEADER = [
-    "part_file",
-    "material",
-    "quantity",
-    "tolerance",
-    "finish",
-    "unit_price",
-    "lead_time_days",
-]
+from quote.history import HISTORY_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -129,7 +120,7 @@ def shop_history(
         data = mesh.export(file_type="stl")
         files[f"parts/{name}.stl"] = data if isinstance(data, bytes) else data.encode()
     rng = np.random.default_rng(seed)
-    rows = [list(HISTORY_HEADER)]
+    rows = [list(HISTORY_COLUMNS)]
     for r in physics_history(features, specs_per_part, seed, catalog)[:n_rows]:
         factor = shop.rate * (0.8 if r.physics.process in shop.strong else 1.0)
         price = r.physics.unit_price * factor * math.exp(rng.normal(0.0, 0.08))
