@@ -42,6 +42,7 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Machine data from MTConnect agents and MQTT.", no_args_is_help=True)
 ranker_app = typer.Typer(help="The default supplier ranker.", no_args_is_help=True)
 mqtt_app = typer.Typer(help="The MQTT broker's users and ACL.", no_args_is_help=True)
+cache_app = typer.Typer(help="Derived caches: shop profiles, machine loads.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
@@ -49,6 +50,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(ranker_app, name="ranker")
 app.add_typer(mqtt_app, name="mqtt")
+app.add_typer(cache_app, name="cache")
 
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 
@@ -452,6 +454,21 @@ def ranker_build(
         f"ranker {getattr(ranker, 'version_', '')} -> {path} "
         f"(NDCG@5 held-out {metrics.get('ndcg5_test', float('nan')):.3f})"
     )
+
+
+@cache_app.command("refresh")
+def cache_refresh() -> None:
+    """Rebuild every out-of-date shop profile and machine load now (the server does it every
+    ``MITSUMORI_CACHE_REFRESH_SECONDS``); reads never write them."""
+    from platform_api.caches.refresher import refresh_all
+    from platform_api.shops.model_store import ModelStore
+
+    with _typed_errors(), _database() as (_, db):
+        report = refresh_all(db, models=ModelStore())
+    typer.echo(f"{report.profiles} profile(s), {report.loads} machine load(s) refreshed")
+    if report.failed:
+        _err(f"error: refresh_failed: shops {', '.join(report.failed)} failed (see the log)")
+        raise typer.Exit(2)
 
 
 def main() -> None:

@@ -71,6 +71,12 @@ class ServiceUnavailable(MitsumoriError):
     http_status = 503
 
 
+class RankerUnavailable(ServiceUnavailable):
+    """No usable supplier ranker file: it is built by ``make``, never trained in a request."""
+
+    code = "ranker_unavailable"
+
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",

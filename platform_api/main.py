@@ -1,5 +1,5 @@
 """The app factory: ``create_app(settings)`` builds the FastAPI app; its lifespan opens and closes
-everything (database engine, migrations, models, analysis pool, job worker).
+everything (database engine, migrations, models, analysis pool, job worker, cache refresher).
 
 Nothing is created at import time, so ``uvicorn --factory platform_api.main:create_app`` in each
 worker process, and tests, each get their own.
@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from platform_api.analyzer import Analyzer
+from platform_api.caches.refresher import CacheRefresher
 from platform_api.context import AppContext
 from platform_api.db.engine import make_engine
 from platform_api.db.migrate import upgrade
@@ -96,6 +97,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             worker = JobWorker(ctx, HANDLERS)
             worker.start()
             ctx.workers.append(worker)
+            if settings.cache_refresh_seconds > 0:
+                refresher = CacheRefresher(db, ctx.models, interval=settings.cache_refresh_seconds)
+                refresher.start()
+                ctx.workers.append(refresher)
         start_machine_services(ctx)  # ranker, MQTT subscriber, demo publisher
         app.state.ctx = ctx
         try:

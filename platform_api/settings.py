@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     )
     job_worker: bool = Field(default=True, description="Run the job worker thread in this process.")
     job_poll_seconds: float = Field(default=1.0, gt=0)
+    cache_refresh_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds between passes of the cache refresher (shop profiles, machine "
+        "loads), which runs where the job worker runs; 0: none (reads still answer from the "
+        "stored rows, only slower).",
+    )
     job_heartbeat_seconds: float = Field(default=5.0, gt=0)
     job_stale_seconds: float = Field(
         default=60.0, gt=0, description="A running job without heartbeat this long is orphaned."
@@ -104,7 +111,8 @@ class Settings(BaseSettings):
     )
     ranker_path: Path = Field(
         default=REPO_ROOT / "data" / "models" / "ranker.joblib",
-        description="The default supplier ranker; trained (about 5 s) and saved there if missing.",
+        description="The default supplier ranker, built by `make` (`mitsumori ranker build`); "
+        "matching answers 503 ranker_unavailable while it is missing.",
     )
     admin_bootstrap_key: SecretStr | None = Field(
         default=None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlmodel import Session
@@ -53,6 +54,7 @@ from platform_api.db.types import utcnow
 from platform_api.machines import ingest
 from platform_api.machines import repository as machines_repository
 from platform_api.machines.service import MATCH_CLASS
+from platform_api.orgs import repository as orgs_repository
 
 LOAD_WINDOW_DAYS = 56  # two half-lives of learn_load's 28-day weighting
 MAX_SILENCE = timedelta(hours=12)
@@ -181,6 +183,27 @@ def _timeline(session: Session, m: Machine, *, shop: str, now: datetime) -> tupl
     return state_timeline(events, until=now, max_silence=MAX_SILENCE) if events else ()
 
 
+def _cached_load(status: MachineStatus | None, *, now: datetime, tz: str) -> LoadProfile | None:
+    """The machine's cached learned load if still valid: same events, calendar zone, within TTL."""
+    if status is None or status.load_computed_at is None:
+        return None
+    cached = status.load or {}
+    if not (
+        cached.get("event_count") == status.event_count
+        and cached.get("tz") == tz
+        and timedelta(0) <= now - status.load_computed_at < LOAD_TTL
+    ):
+        return None
+    last = cached.get("last_seen")
+    return LoadProfile(
+        utilisation=np.asarray(cached["utilisation"], dtype=float),
+        observed_hours=np.asarray(cached["observed_hours"], dtype=float),
+        last_seen=datetime.fromisoformat(last) if last else None,
+        prior=float(cached["prior"]),
+        trust=float(cached["trust"]),
+    )
+
+
 def _load(
     session: Session,
     m: Machine,
@@ -191,48 +214,56 @@ def _load(
     tz: str,
     spans: tuple[StateSpan, ...] | None,
 ) -> tuple[LoadProfile, tuple[StateSpan, ...] | None]:
-    """The machine's learned load, from the cache when still valid."""
-    cached = status.load if status is not None else {}
-    fresh = (
-        status is not None
-        and spans is None
-        and cached.get("event_count") == status.event_count
-        and cached.get("tz") == tz
-        and status.load_computed_at is not None
-        and timedelta(0) <= now - status.load_computed_at < LOAD_TTL
-    )
-    if fresh:
-        last = cached.get("last_seen")
-        return (
-            LoadProfile(
-                utilisation=np.asarray(cached["utilisation"], dtype=float),
-                observed_hours=np.asarray(cached["observed_hours"], dtype=float),
-                last_seen=datetime.fromisoformat(last) if last else None,
-                prior=float(cached["prior"]),
-                trust=float(cached["trust"]),
-            ),
-            None,
-        )
+    """The machine's learned load: the cache when valid, else learnt here (and not stored:
+    a read writes nothing; ``refresh_loads`` keeps the cache)."""
     if spans is None:
+        cached = _cached_load(status, now=now, tz=tz)
+        if cached is not None:
+            return cached, None
         spans = _timeline(session, m, shop=shop, now=now)
     last_seen = status.last_event_at if status is not None else None
-    load = learn_load(spans, now=now, tz=tz, last_seen=last_seen)
-    if status is not None:
+    return learn_load(spans, now=now, tz=tz, last_seen=last_seen), spans
+
+
+def _load_json(load: LoadProfile, *, event_count: int, tz: str) -> dict[str, Any]:
+    return {
+        "utilisation": [round(float(v), 5) for v in load.utilisation],
+        "observed_hours": [round(float(v), 4) for v in load.observed_hours],
+        "last_seen": load.last_seen.isoformat() if load.last_seen else None,
+        "prior": load.prior,
+        "trust": load.trust,
+        "event_count": event_count,
+        "tz": tz,
+    }
+
+
+def refresh_loads(session: Session, *, now: datetime, org_ids: Sequence[str] | None = None) -> int:
+    """Relearn and store every machine load whose cache is missing or out of date; how many.
+
+    Run by the cache refresher (a background thread of the server) and ``mitsumori cache
+    refresh``, never by a read, so a GET stays safe to retry.
+    """
+    if org_ids is None:
+        org_ids = [o.id for o in orgs_repository.shops(session)]
+    settings = repository.settings_of(session, list(org_ids))
+    machines = machines_repository.all_of_shops(session, list(org_ids))
+    status = machines_repository.statuses(session, [m.id for m in machines])
+    done = 0
+    for m in machines:
+        st = status.get(m.id)
+        tz = calendar_from(settings.get(m.org_id)).tz
+        if st is None or _cached_load(st, now=now, tz=tz) is not None:
+            continue
+        spans = _timeline(session, m, shop=m.org_id, now=now)
+        load = learn_load(spans, now=now, tz=tz, last_seen=st.last_event_at)
         repository.save_load(
             session,
             machine_id=m.id,
-            load={
-                "utilisation": [round(float(v), 5) for v in load.utilisation],
-                "observed_hours": [round(float(v), 4) for v in load.observed_hours],
-                "last_seen": load.last_seen.isoformat() if load.last_seen else None,
-                "prior": load.prior,
-                "trust": load.trust,
-                "event_count": status.event_count,
-                "tz": tz,
-            },
+            load=_load_json(load, event_count=st.event_count, tz=tz),
             computed_at=now,
         )
-    return load, spans
+        done += 1
+    return done
 
 
 def _bookings(rows: Sequence[MachineBooking]) -> dict[str, list[Booking]]:

@@ -16,13 +16,14 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from matching.capacity import DEFAULT_TZ
 from matching.ranking.index import Rfq, ShopIndex, ShopInput
 from platform_api.capacity import repository as capacity_repository
 from platform_api.capacity import service as capacity_service
 from platform_api.db.models import Organization, Part
+from platform_api.orgs import repository as orgs_repository
 from platform_api.profiles import service as profiles_service
 from platform_api.shops.model_store import ModelStore
 from quote.contract import Quote
@@ -207,16 +208,11 @@ class Market:
     start: date
 
 
-def all_shops(session: Session) -> list[Organization]:
-    stmt = select(Organization).where(Organization.kind == "shop").order_by(col(Organization.id))
-    return list(session.exec(stmt))
-
-
 def build_market(
     session: Session, *, models: ModelStore | None, now: datetime, horizon_days: int = HORIZON_DAYS
 ) -> Market:
     """The ``ShopIndex`` of every shop at ``now`` (profiles and loads come from their caches)."""
-    shops = all_shops(session)
+    shops = orgs_repository.shops(session)
     ids = [s.id for s in shops]
     settings = capacity_repository.settings_of(session, ids)
     caps, views = capacity_service.shop_capacities(
@@ -224,7 +220,7 @@ def build_market(
     )
     inputs = []
     for org in shops:
-        profile, _ = profiles_service.ensure_profile(session, org=org, models=models)
+        profile, _ = profiles_service.current_profile(session, org=org, models=models)
         st = settings.get(org.id)
         machines = profiles_service.declared_machines([v.machine for v in views.get(org.id, [])])
         has_location = org.latitude is not None and org.longitude is not None

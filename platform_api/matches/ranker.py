@@ -1,10 +1,10 @@
-"""The default supplier ranker: loaded from ``settings.ranker_path``, trained there if missing.
+"""The default supplier ranker: loaded from ``settings.ranker_path``.
 
 ``matching.simulate.train_default_ranker(random_state=0)`` (about 5 s on two cores) learns from
-the seeded marketplace simulator; ``make run`` builds it ahead (``mitsumori ranker build``), and
-an API process that finds none trains it once in the background at start (or on the first match,
-which then waits for it). The file is written atomically, so processes starting together never
-read half of it.
+the seeded marketplace simulator; ``make`` builds it (``mitsumori ranker build``, written
+atomically). A process never trains it itself: without a usable file a match answers 503
+``ranker_unavailable`` naming the command that builds it, so no request waits seconds for a
+training it did not ask for.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from matching.ranking.estimator import LambdaRanker
+from platform_api.errors import RankerUnavailable
 from quote.errors import ModelIncompatible, ModelNotFound
 
 log = logging.getLogger("mitsumori.ranker")
@@ -43,7 +44,8 @@ class RankerStore:
         self._lock = threading.Lock()
 
     def get(self) -> LambdaRanker:
-        """The ranker; trains and saves it first if the file is missing or outdated."""
+        """The ranker, loaded on first use; ``RankerUnavailable`` if the file is missing or
+        of an older format (tried again on the next call, so a rebuilt file is picked up)."""
         with self._lock:
             if self._ranker is None:
                 from matching.ranking.estimator import load_ranker
@@ -51,12 +53,15 @@ class RankerStore:
                 try:
                     self._ranker = load_ranker(self.path)
                 except (ModelNotFound, ModelIncompatible) as exc:
-                    log.info("training the default ranker (%s)", exc.message)
-                    self._ranker = build_ranker(self.path)
+                    raise RankerUnavailable(
+                        f"no usable supplier ranker at {self.path} ({exc.message}); build it "
+                        "with `make model` or `mitsumori ranker build`",
+                        detail={"path": str(self.path), "reason": exc.code},
+                    ) from None
             return self._ranker
 
     def warm_up(self) -> threading.Thread:
-        """Load or train it in a background thread (the API starts serving meanwhile)."""
+        """Load it in a background thread (the API starts serving meanwhile)."""
         thread = threading.Thread(target=self._warm, name="mitsumori-ranker", daemon=True)
         thread.start()
         return thread
@@ -64,8 +69,10 @@ class RankerStore:
     def _warm(self) -> None:
         try:
             self.get()
+        except RankerUnavailable as exc:  # matching answers 503 until the file is built
+            log.warning("%s", exc.message)
         except Exception:  # logged; the first match retries and reports the error
-            log.exception("the default ranker could not be loaded or trained")
+            log.exception("the default ranker could not be loaded")
 
     @property
     def version(self) -> str:

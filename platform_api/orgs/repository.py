@@ -20,6 +20,12 @@ def get_org_of_kind(session: Session, org_id: str, kind: str) -> Organization | 
     ).first()
 
 
+def shops(session: Session) -> list[Organization]:
+    """Every shop organisation, by id."""
+    stmt = select(Organization).where(Organization.kind == "shop").order_by(col(Organization.id))
+    return list(session.exec(stmt))
+
+
 def list_orgs(
     session: Session, *, kind: str | None, cursor: str | None, limit: int
 ) -> tuple[list[Any], str | None]:

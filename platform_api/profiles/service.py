@@ -11,9 +11,11 @@ Records folded into the profile, one ``QuoteRecord`` each:
 
 The price level compares each quoted unit price with the platform's default model on the same
 part and spec. Those reference prices (and the history rows' process, size and tolerance,
-read by quoting them) are computed once per record and kept with the cached profile, which is
-rebuilt only when the fingerprint of its source rows changes; so the profile follows every new
-quote, outcome and RFQ answer, and nothing the shop types can change its numbers.
+read by quoting them) are computed once per record and kept with the cached profile. Reads never
+write: a read serves the cached profile while the fingerprint of its source rows is unchanged,
+else builds it from the rows; the cache refresher (``platform_api.caches``) stores the rebuilt
+one. So the profile follows every new quote, outcome and RFQ answer, a GET is safe to retry,
+and nothing the shop types can change its numbers.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from matching.profiles import (
     ShopProfile,
     build_profile,
 )
-from platform_api.db.models import Machine, Organization, Part
+from platform_api.db.models import Machine, Organization, Part, ShopProfileCache
 from platform_api.db.types import utcnow
 from platform_api.errors import NotFound
 from platform_api.machines.service import MATCH_CLASS, typical_tolerance_mm
@@ -261,14 +263,11 @@ def profile_from_dict(d: dict[str, Any]) -> ShopProfile:
     )
 
 
-def ensure_profile(
-    session: Session,
-    *,
-    org: Organization,
-    models: ModelStore | None,
-    now: datetime | None = None,
-) -> tuple[ShopProfile, dict[str, Any]]:
-    """The shop's profile, rebuilt if any row it reads changed; (profile, meta)."""
+def _build(
+    session: Session, *, org: Organization, models: ModelStore | None, now: datetime | None
+) -> tuple[ShopProfile, dict[str, Any], str, ShopProfileCache | None, dict[str, Any] | None]:
+    """(profile, meta, fingerprint, cache row, reference prices) of the shop; the prices are
+    None when the cached profile was still valid (nothing new to store)."""
     from platform_api.machines import repository as machines_repository
 
     certs = sorted(org.certifications or [])
@@ -280,26 +279,59 @@ def ensure_profile(
     if cache is not None and cache.fingerprint == fp:
         meta = dict(cache.profile.get("_meta", {}))
         body = {k: v for k, v in cache.profile.items() if k != "_meta"}
-        return profile_from_dict(body), meta
+        return profile_from_dict(body), meta, fp, cache, None
     # reference prices of another default model version are worth nothing: start over
     same = cache is not None and cache.reference_prices.get("_model") == version
     records, refs, counts = records_for(
-        session, org_id=org.id, models=models, cached=cache.reference_prices if same else {}
+        session,
+        org_id=org.id,
+        models=models,
+        cached=cache.reference_prices if cache is not None and same else {},
     )
     refs["_model"] = version
     machines = declared_machines(machines_repository.all_of_shop(session, org_id=org.id))
     profile = build_profile(org.id, records, machines=machines, certifications=certs)
-    now = now or utcnow()
-    meta = {"computed_at": now.isoformat(), "sources": counts}
+    meta = {"computed_at": (now or utcnow()).isoformat(), "sources": counts}
+    return profile, meta, fp, cache, refs
+
+
+def current_profile(
+    session: Session,
+    *,
+    org: Organization,
+    models: ModelStore | None,
+    now: datetime | None = None,
+) -> tuple[ShopProfile, dict[str, Any]]:
+    """The shop's profile as of its stored rows; (profile, meta).
+
+    The cached one while no row it reads has changed; else built here from the rows (reusing
+    the cached reference prices) and not stored: a read writes nothing, ``refresh_profile``
+    (the cache refresher's job) stores it.
+    """
+    profile, meta, *_ = _build(session, org=org, models=models, now=now)
+    return profile, meta
+
+
+def refresh_profile(
+    session: Session,
+    *,
+    org: Organization,
+    models: ModelStore | None,
+    now: datetime | None = None,
+) -> bool:
+    """Rebuild and store the shop's cached profile if a row it reads changed; whether it did."""
+    profile, meta, fp, _, refs = _build(session, org=org, models=models, now=now)
+    if refs is None:
+        return False
     repository.save_cache(
         session,
         org_id=org.id,
         profile={**profile_to_dict(profile), "_meta": meta},
         fingerprint=fp,
         reference_prices=refs,
-        computed_at=now,
+        computed_at=datetime.fromisoformat(meta["computed_at"]),
     )
-    return profile, meta
+    return True
 
 
 def _default_version(models: ModelStore | None) -> str:
@@ -322,7 +354,7 @@ def get_profile(
     org = orgs_repository.get_org_of_kind(session, shop_id, "shop")
     if org is None:
         raise NotFound(f"no shop {shop_id}", detail={"shop_id": shop_id})
-    profile, meta = ensure_profile(session, org=org, models=models)
+    profile, meta = current_profile(session, org=org, models=models)
     d = profile_to_dict(profile)
     d.pop("shop")
     return ProfilePublic(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from platform_api.caches.refresher import refresh_all
 from tests.platform_api.factories import make_org
 from tests.platform_api.market import buyer_part, install_shop_model, machine_body, make_shop
 
@@ -57,7 +58,14 @@ def test_profile_follows_quotes_and_outcomes(client: TestClient, ctx: Any) -> No
     p2 = client.get(url, headers=buyer.headers).json()
     assert (p2["n_won"], p2["n_lost"], p2["on_time_rate"]) == (2, 0, 0.5)
     assert p2["computed_at"] > p["computed_at"]
-    assert client.get(url, headers=buyer.headers).json()["computed_at"] == p2["computed_at"]
+    # the refresher stores it; reads then serve the stored profile, unchanged
+    assert refresh_all(ctx.db, models=ctx.models).profiles >= 1
+    p3 = client.get(url, headers=buyer.headers).json()
+    assert client.get(url, headers=buyer.headers).json() == p3
+    assert {k: v for k, v in p3.items() if k != "computed_at"} == {
+        k: v for k, v in p2.items() if k != "computed_at"
+    }
+    assert refresh_all(ctx.db, models=ctx.models).profiles == 0  # nothing changed since
 
 
 def test_price_level_against_the_default_model(client: TestClient, ctx: Any) -> None:
