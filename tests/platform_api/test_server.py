@@ -103,6 +103,46 @@ def test_jobs_run_in_the_background_with_progress(fresh_database: Any) -> None:
     assert isinstance(app.state.ctx.db, Database)
 
 
+def test_the_cache_refresher_stores_profiles_and_stops_with_the_server(
+    fresh_database: Any,
+) -> None:
+    from platform_api.caches.refresher import CacheRefresher
+    from platform_api.db.models import ShopProfileCache
+
+    engine, data_dir = fresh_database
+    settings = _settings(engine, data_dir).model_copy(update={"cache_refresh_seconds": 0.2})
+    app = create_app(settings, engine=engine)
+    with serve(app) as url:
+        ctx = app.state.ctx
+        (refresher,) = [w for w in ctx.workers if isinstance(w, CacheRefresher)]
+        shop = make_org(ctx, "shop")
+        rows, files = history_dataset(4, 5, seed=5)
+        with httpx.Client(base_url=url, headers=shop.headers, timeout=60) as c:
+            r = c.post(
+                f"/v1/shops/{shop.id}/history",
+                files={
+                    "history": ("h.csv", csv_bytes(rows)),
+                    "parts": ("p.zip", history_zip(files)),
+                },
+            )
+            assert r.status_code == 202
+            assert _wait(c, r.json()["id"])["result"]["rows_imported"] == 20
+            # wait on the state: a stored profile that counts the imported rows
+            deadline = time.monotonic() + 120
+            stored = None
+            while time.monotonic() < deadline:
+                with ctx.db.session() as session:
+                    row = session.get(ShopProfileCache, shop.id)
+                    stored = None if row is None else row.profile["_meta"]["sources"]
+                if stored is not None and stored["history_rows"] == 20:
+                    break
+                time.sleep(0.2)
+            assert stored is not None and stored["history_rows"] == 20, stored
+            served = c.get(f"/v1/shops/{shop.id}/profile").json()
+            assert served["sources"] == stored and served["n_requests"] == 20
+    assert refresher.passes >= 1 and not refresher._thread.is_alive()  # stopped with the server
+
+
 def _wait(c: httpx.Client, job_id: str, seen: list[float] | None = None) -> dict[str, Any]:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
