@@ -2,8 +2,11 @@
 
 Modules (one concern each):
 
-- ``events``: the normalised ``MachineEvent``, ``derive_state`` (SEMI E10 style), JSON / MQTT
-  parsing, ``EventLog`` (idempotent, order-independent ingest with counted rejections).
+- ``events``: the normalised ``MachineEvent``, ``derive_state`` (SEMI E10 style), timestamp
+  and JSON parsing.
+- ``event_log``: ``EventLog`` (idempotent, order-independent ingest with counted rejections)
+  and ``dedupe_events``.
+- ``mqtt_messages``: MQTT state topics and messages, size and depth checked before parsing.
 - ``mtconnect``: probe / current / sample documents (XML and JSON), SHDR adapter text, and
   ``MTConnectPoller`` (resumable by sequence, resets on a new agent instance; fetch injected).
 - ``capacity``: state timelines, learned hour-of-week load with staleness decay, working

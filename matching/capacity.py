@@ -32,7 +32,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from matching.errors import InvalidBooking, InvalidCalendar, InvalidEvent
-from matching.events import BUSY_STATES, MachineEvent, Snapshot, dedupe_events
+from matching.event_log import dedupe_events
+from matching.events import BUSY_STATES, MachineEvent, Snapshot
 
 HOURS_PER_WEEK = 168
 DEFAULT_TZ = "Asia/Tokyo"

@@ -1,4 +1,4 @@
-"""One normalised machine event, the state it implies, and an order-independent event log.
+"""One normalised machine event, the state it implies, and its JSON and timestamp parsing.
 
 Every ingest path (REST batches, MQTT messages, MTConnect agents, SHDR adapter replays) produces
 ``MachineEvent`` values in MTConnect's vocabulary. An event may carry only the fields that changed
@@ -29,19 +29,14 @@ A pause inside a program stays productive because the job still holds the machin
 what matters is whether new work could start, and ``standby`` is the only state where it could.
 The value ``UNAVAILABLE`` is legal for every MTConnect data item and means "unknown".
 
-Idempotence: the log keys events by ``event_id`` and by content (machine, time and values), so a
-re-sent batch or the same observation arriving by MQTT and by the agent counts once; the timeline
-is computed from the *set* of accepted events sorted by (timestamp, event_id), so arrival order
-does not matter.
+Deduplication and the in-memory log are in ``matching.event_log``; MQTT topics and message
+limits in ``matching.mqtt_messages``.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -143,7 +138,7 @@ class MachineEvent:
             if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LEN:
                 raise InvalidEvent(
                     f"{name} must be a non-empty string of at most {MAX_ID_LEN} characters, "
-                    f"got {_short(value)}",
+                    f"got {short_repr(value)}",
                     detail={"field": name},
                 )
         if self.source not in SOURCES:
@@ -180,16 +175,17 @@ class MachineEvent:
             value = getattr(self, name)
             if value is not None and value not in allowed:
                 raise InvalidEvent(
-                    f"{name} {_short(value)} is not MTConnect vocabulary; use one of "
+                    f"{name} {short_repr(value)} is not MTConnect vocabulary; use one of "
                     f"{', '.join(allowed)}",
-                    detail={"field": name, "value": _short(value)},
+                    detail={"field": name, "value": short_repr(value)},
                 )
         pc = self.part_count
         if pc is not None and (
             isinstance(pc, bool) or not isinstance(pc, int) or not 0 <= pc <= MAX_PART_COUNT
         ):
             raise InvalidEvent(
-                f"part_count must be a whole number from 0 to {MAX_PART_COUNT}, got {_short(pc)}",
+                f"part_count must be a whole number from 0 to {MAX_PART_COUNT}, "
+                f"got {short_repr(pc)}",
                 detail={"field": "part_count"},
             )
         if self.program is not None and (
@@ -284,7 +280,7 @@ def _to_utc(ts: datetime) -> datetime:
         ) from None
 
 
-def _short(value: Any, limit: int = 40) -> str:
+def short_repr(value: Any, limit: int = 40) -> str:
     """``repr(value)`` cut to ``limit`` characters (a 1e308 or a megabyte string stays short)."""
     try:
         text = repr(value)
@@ -322,7 +318,7 @@ def parse_timestamp(value: Any, *, assume_utc: bool = False) -> datetime:
             ts = datetime.fromisoformat(text)
         except ValueError:
             raise InvalidEvent(
-                f"timestamp {_short(value)} is not ISO 8601 (e.g. 2025-02-28T04:00:57.652Z) or "
+                f"timestamp {short_repr(value)} is not ISO 8601 (e.g. 2025-02-28T04:00:57.652Z) or "
                 "has an offset beyond +-24 h",
                 detail={"field": "timestamp"},
             ) from None
@@ -330,18 +326,19 @@ def parse_timestamp(value: Any, *, assume_utc: bool = False) -> datetime:
             ts = ts.replace(tzinfo=UTC)
     else:
         raise InvalidEvent(
-            f"timestamp must be an ISO 8601 string, got {_short(value)}",
+            f"timestamp must be an ISO 8601 string, got {short_repr(value)}",
             detail={"field": "timestamp"},
         )
     if ts.tzinfo is None:
         raise InvalidEvent(
-            f"timestamp {_short(value)} has no timezone: add 'Z' for UTC or an offset like +09:00",
+            f"timestamp {short_repr(value)} has no timezone: add 'Z' for UTC or an offset like "
+            "+09:00",
             detail={"field": "timestamp"},
         )
     offset = ts.utcoffset()
     if offset is not None and abs(offset) > MAX_UTC_OFFSET:
         raise InvalidEvent(
-            f"timestamp {_short(value)} has an offset beyond +-14 h: no time zone has it",
+            f"timestamp {short_repr(value)} has an offset beyond +-14 h: no time zone has it",
             detail={"field": "timestamp"},
         )
     return _to_utc(ts)
@@ -396,7 +393,7 @@ def parse_event_json(
         inside = values.get(name)
         if given is not None and inside is not None and str(inside) != given:
             raise InvalidEvent(
-                f"{name} {_short(inside)} in the payload does not match {given!r} of the "
+                f"{name} {short_repr(inside)} in the payload does not match {given!r} of the "
                 "route/topic",
                 detail={"field": name},
             )
@@ -416,7 +413,9 @@ def parse_event_json(
         if isinstance(v, str):
             values[name] = v.strip().upper()
         elif v is not None:
-            raise InvalidEvent(f"{name} must be a string, got {_short(v)}", detail={"field": name})
+            raise InvalidEvent(
+                f"{name} must be a string, got {short_repr(v)}", detail={"field": name}
+            )
     pc = values.get("part_count")
     if isinstance(pc, float) and abs(pc) <= MAX_PART_COUNT and pc == int(pc):
         values["part_count"] = int(pc)
@@ -436,245 +435,3 @@ def parse_event_json(
         part_count=values.get("part_count"),
         program=values.get("program"),
     )
-
-
-def dedupe_events(events: Iterable[MachineEvent]) -> tuple[MachineEvent, ...]:
-    """The distinct events sorted by (timestamp, event_id).
-
-    Two events are the same when they share (shop, machine, event_id) or say the same thing
-    (``content_key``). Of equal ids the one with the smallest sort key is kept, so the result
-    depends only on the set given, not on its order.
-    """
-    chosen: dict[tuple[str, str, str], MachineEvent] = {}
-    for ev in sorted(events, key=lambda e: (e.sort_key, e.source)):
-        chosen.setdefault((ev.shop, ev.machine, ev.event_id), ev)
-    seen: set[tuple[Any, ...]] = set()
-    out = []
-    for ev in sorted(chosen.values(), key=lambda e: e.sort_key):
-        if ev.content_key not in seen:
-            seen.add(ev.content_key)
-            out.append(ev)
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A payload that was not accepted: where it was in the batch, the error code and reason."""
-
-    index: int
-    code: str
-    reason: str
-    event_id: str | None = None
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """Outcome of one batch: counts and the rejections (never an exception for bad items)."""
-
-    accepted: int
-    duplicates: int
-    rejected: tuple[Rejection, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "rejected": [r.__dict__ for r in self.rejected],
-        }
-
-
-@dataclass
-class EventLog:
-    """Accepted events of many machines, deduplicated; counts what it accepted and refused.
-
-    max_future: events stamped further than this ahead of ``now`` (clock skew) are rejected.
-    The log is in memory; the platform persists accepted events and rebuilds the log from them
-    after a restart (``EventLog().add_many(stored)``): since the timeline depends only on the set
-    of events, that restores it exactly.
-    """
-
-    max_future: timedelta = timedelta(minutes=10)
-    counts: Counter[str] = field(default_factory=Counter)
-    _by_id: dict[tuple[str, str, str], MachineEvent] = field(default_factory=dict)
-    _contents: set[tuple[Any, ...]] = field(default_factory=set)
-
-    def add(self, event: MachineEvent, *, now: datetime | None = None) -> bool:
-        """Accept ``event``; False if it duplicates one already held.
-
-        Raises ``InvalidEvent`` for an event from the future or an id reused with other values.
-        """
-        if now is not None and event.timestamp > now + self.max_future:
-            self.counts["rejected"] += 1
-            raise InvalidEvent(
-                f"timestamp {format_timestamp(event.timestamp)} is in the future (now "
-                f"{format_timestamp(now)}); check the machine's clock",
-                detail={"event_id": event.event_id},
-            )
-        key = (event.shop, event.machine, event.event_id)
-        held = self._by_id.get(key)
-        if held is not None:
-            if held.content_key != event.content_key:
-                self.counts["rejected"] += 1
-                raise InvalidEvent(
-                    f"event_id {event.event_id!r} was already used for a different report on "
-                    f"{event.machine}; ids must be unique per machine",
-                    detail={"event_id": event.event_id},
-                )
-            self.counts["duplicate"] += 1
-            return False
-        if event.content_key in self._contents:
-            self.counts["duplicate"] += 1
-            return False
-        self._by_id[key] = event
-        self._contents.add(event.content_key)
-        self.counts["accepted"] += 1
-        return True
-
-    def add_many(self, events: Iterable[MachineEvent], *, now: datetime | None = None) -> int:
-        """Accept valid events (bad ones counted, skipped); returns how many were new."""
-        new = 0
-        for ev in events:
-            try:
-                new += self.add(ev, now=now)
-            except InvalidEvent:
-                pass
-        return new
-
-    def ingest(
-        self,
-        payloads: Iterable[Any],
-        *,
-        shop: str | None = None,
-        machine: str | None = None,
-        source: str = "rest",
-        now: datetime | None = None,
-    ) -> IngestReport:
-        """Parse and accept a batch of JSON events; a bad item is rejected, never the batch."""
-        accepted = dups = 0
-        rejected: list[Rejection] = []
-        for i, payload in enumerate(payloads):
-            eid = payload.get("event_id") if isinstance(payload, Mapping) else None
-            try:
-                ev = parse_event_json(payload, shop=shop, machine=machine, source=source)
-            except InvalidEvent as err:
-                self.counts["rejected"] += 1  # add() counts its own refusals below
-                rejected.append(Rejection(i, err.code, err.message, _str_or_none(eid)))
-                continue
-            try:
-                if self.add(ev, now=now):
-                    accepted += 1
-                else:
-                    dups += 1
-            except InvalidEvent as err:
-                rejected.append(Rejection(i, err.code, err.message, ev.event_id))
-        return IngestReport(accepted, dups, tuple(rejected))
-
-    def events(
-        self, machine: str | None = None, shop: str | None = None
-    ) -> tuple[MachineEvent, ...]:
-        """Accepted events, sorted by (timestamp, event_id), optionally for one machine."""
-        evs = [
-            e
-            for e in self._by_id.values()
-            if (machine is None or e.machine == machine) and (shop is None or e.shop == shop)
-        ]
-        return tuple(sorted(evs, key=lambda e: e.sort_key))
-
-    def machines(self) -> tuple[tuple[str, str], ...]:
-        """(shop, machine) pairs seen, sorted."""
-        return tuple(sorted({(e.shop, e.machine) for e in self._by_id.values()}))
-
-    def __len__(self) -> int:
-        return len(self._by_id)
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)[:MAX_ID_LEN]
-
-
-MQTT_PREFIX = "mitsumori"
-
-
-def parse_mqtt_topic(topic: str, *, prefix: str = MQTT_PREFIX) -> tuple[str, str]:
-    """(shop, machine) of a state topic ``{prefix}/{shop}/{machine}/state``.
-
-    The broker's ACL lets a shop publish only under ``{prefix}/{its shop id}/#``; the
-    subscriber checks the topic shape again and takes shop and machine from the topic, so a
-    payload cannot claim another shop's machine (``parse_event_json`` rejects a mismatch).
-    """
-    parts = topic.split("/")
-    if len(parts) != 4 or parts[0] != prefix or parts[3] != "state" or not all(parts[1:3]):
-        raise InvalidEvent(
-            f"topic {topic!r} is not {prefix}/{{shop}}/{{machine}}/state",
-            detail={"topic": topic},
-        )
-    if any(c in p for p in parts[1:3] for c in "+#"):
-        raise InvalidEvent(f"topic {topic!r} has MQTT wildcards in the shop or machine")
-    return parts[1], parts[2]
-
-
-#: Bytes of one MQTT message (a 9,000-event array is about 1.5 MiB).
-MAX_MESSAGE_BYTES = 4 * 2**20
-#: Nesting of a message's JSON: an array of objects is depth 2; anything past this is hostile.
-MAX_JSON_DEPTH = 8
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-def json_depth(payload: bytes) -> int:
-    """Deepest nesting of brackets in ``payload`` outside JSON strings, without parsing it.
-
-    Linear in the size (a regular expression and numpy), so a 100,000-deep document costs
-    milliseconds instead of a recursion error in the parser.
-    """
-    import numpy as np
-
-    brackets = _JSON_STRING.sub(b"", payload).translate(None, _NOT_BRACKETS)
-    if not brackets:
-        return 0
-    b = np.frombuffer(brackets, dtype=np.uint8)
-    steps = (b == ord("[")).astype(np.int64) + (b == ord("{")) - (b == ord("]")) - (b == ord("}"))
-    return int(np.cumsum(steps).max())
-
-
-def load_message(
-    payload: bytes | str,
-    *,
-    max_bytes: int = MAX_MESSAGE_BYTES,
-    max_depth: int = MAX_JSON_DEPTH,
-) -> list[Any]:
-    """The JSON items of one message (an object or an array of them), limits checked first.
-
-    Raises ``InvalidEvent`` for a payload over ``max_bytes``, nested deeper than ``max_depth``,
-    not UTF-8 or not JSON. Items are not validated here (``parse_event_json`` does, one by one).
-    """
-    data = payload.encode() if isinstance(payload, str) else bytes(payload)
-    if len(data) > max_bytes:
-        raise InvalidEvent(
-            f"message of {len(data)} bytes is over the limit of {max_bytes}",
-            detail={"bytes": len(data), "limit": max_bytes},
-        )
-    depth = json_depth(data)
-    if depth > max_depth:
-        raise InvalidEvent(
-            f"message JSON is nested {depth} deep, over the limit of {max_depth}",
-            detail={"depth": depth, "limit": max_depth},
-        )
-    try:
-        items = json.loads(data)
-    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
-        raise InvalidEvent(f"message is not JSON: {_short(str(err), 120)}") from None
-    return items if isinstance(items, list) else [items]
-
-
-def parse_mqtt_message(
-    topic: str, payload: bytes | str, *, prefix: str = MQTT_PREFIX
-) -> tuple[MachineEvent, ...]:
-    """Events of one MQTT message: a JSON object or an array of them (``source="mqtt"``).
-
-    Raises ``InvalidEvent`` (with the reason) for a bad topic, an oversized, too deep or
-    non-JSON payload or a bad event.
-    """
-    shop, machine = parse_mqtt_topic(topic, prefix=prefix)
-    items = load_message(payload)
-    return tuple(parse_event_json(d, shop=shop, machine=machine, source="mqtt") for d in items)

@@ -44,7 +44,7 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 
 from matching.errors import InvalidEvent
-from matching.events import MAX_MESSAGE_BYTES, load_message, parse_mqtt_topic
+from matching.mqtt_messages import MAX_MESSAGE_BYTES, load_message, parse_mqtt_topic
 from platform_api.db.session import Database
 from platform_api.machines import ingest
 from platform_api.machines import repository as machines_repository

@@ -5,7 +5,7 @@ rejected with its index and reason and never stops the others. Accepted events a
 the session's transaction, so when the request (or the MQTT message, or the MTConnect poll)
 is acknowledged they are durable, and a retry after a crash finds them already there.
 
-Idempotence, as in ``matching.events.EventLog`` but in the database: an event is a duplicate
+Idempotence, as in ``matching.event_log.EventLog`` but in the database: an event is a duplicate
 when its machine already has the same ``event_id`` with the same content, or the same content
 (time and values) under another id (the same observation read again after an agent restart);
 an ``event_id`` reused for different content is rejected. Arrival order changes nothing: the

@@ -9,14 +9,8 @@ import pytest
 
 from matching.capacity import state_timeline
 from matching.errors import InvalidEvent
-from matching.events import (
-    EventLog,
-    MachineEvent,
-    dedupe_events,
-    derive_state,
-    parse_event_json,
-    parse_timestamp,
-)
+from matching.event_log import EventLog, dedupe_events
+from matching.events import MachineEvent, derive_state, parse_event_json, parse_timestamp
 
 T0 = datetime(2025, 3, 3, 0, 0, tzinfo=UTC)
 
@@ -225,7 +219,7 @@ def test_event_rejects_naive_and_non_utc_is_normalised() -> None:
 
 
 def test_mqtt_topic_and_message() -> None:
-    from matching.events import parse_mqtt_message, parse_mqtt_topic
+    from matching.mqtt_messages import parse_mqtt_message, parse_mqtt_topic
 
     assert parse_mqtt_topic("mitsumori/shop-7/vmc-2/state") == ("shop-7", "vmc-2")
     for bad in (

@@ -12,7 +12,8 @@ import pytest
 
 from matching.capacity import state_timeline
 from matching.errors import InvalidDocument
-from matching.events import EventLog, Snapshot, dedupe_events, parse_timestamp
+from matching.event_log import EventLog, dedupe_events
+from matching.events import Snapshot, parse_timestamp
 from matching.mtconnect.probe import parse_probe
 from matching.mtconnect.shdr import parse_shdr
 from matching.mtconnect.streams import parse_streams

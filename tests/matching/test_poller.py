@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from matching.errors import AgentUnreachable
-from matching.events import EventLog
+from matching.event_log import EventLog
 from matching.mtconnect.poller import MTConnectPoller, PollerState
 from matching.mtconnect.streams import parse_streams
 from tests.matching.agent import ReplayAgent
