@@ -1,10 +1,10 @@
 """The default supplier ranker: loaded from ``settings.ranker_path``, trained there if missing.
 
-``matching.simulate.train_default_ranker(random_state=0)`` (about 5 s on two cores) learns from
-the seeded marketplace simulator; ``make run`` builds it ahead (``mitsumori ranker build``), and
-an API process that finds none trains it once in the background at start (or on the first match,
-which then waits for it). The file is written atomically, so processes starting together never
-read half of it.
+``matching.ranker_training.train_default_ranker(random_state=0)`` (about 5 s on two cores) learns
+from the seeded marketplace simulator; ``make run`` builds it ahead (``mitsumori ranker build``),
+and an API process that finds none trains it once in the background at start (or on the first
+match, which then waits for it). The file is written atomically, so processes starting together
+never read half of it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ log = logging.getLogger("mitsumori.ranker")
 
 def build_ranker(path: Path, *, random_state: int = 0) -> LambdaRanker:
     """Train the default ranker and save it to ``path`` (atomic replace)."""
+    from matching.ranker_training import train_default_ranker
     from matching.ranking.estimator import save_ranker
-    from matching.simulate import train_default_ranker
 
     ranker = train_default_ranker(random_state=random_state)
     path.parent.mkdir(parents=True, exist_ok=True)
