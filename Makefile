@@ -40,7 +40,8 @@ $(MODEL): $(STAMP) $(MODEL_SOURCES) | $(NUMBA_STAMP)
 
 # The default supplier ranker, trained on the seeded marketplace simulator (about 5 s); rebuilt
 # when the code that defines it or its training market changes.
-RANKER_SOURCES := $(wildcard matching/ranking/*.py) matching/simulate.py matching/profiles.py matching/capacity.py
+RANKER_SOURCES := $(wildcard matching/ranking/*.py) matching/ranker_training.py matching/simulate.py \
+    matching/profiles.py matching/capacity.py
 $(RANKER): $(STAMP) $(RANKER_SOURCES) | $(NUMBA_STAMP)
 	$(BIN)/mitsumori ranker build --out $(RANKER)
 

@@ -35,13 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable without an editable install
     sys.path.insert(0, str(REPO))
 
+from matching.ranker_training import DEFAULT_RANKER_PARAMS  # noqa: E402
 from matching.ranking.estimator import LambdaRanker, mean_ndcg, ndcg_at_k  # noqa: E402
-from matching.simulate import (  # noqa: E402
-    DEFAULT_RANKER_PARAMS,
-    LoggedRfq,
-    Market,
-    simulate_market,
-)
+from matching.simulate import LoggedRfq, Market, simulate_market  # noqa: E402
 
 GRID: tuple[dict[str, object], ...] = (
     dict(DEFAULT_RANKER_PARAMS),

@@ -36,16 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable without an editable install
     sys.path.insert(0, str(REPO))
 
+from matching.ranker_training import train_default_ranker  # noqa: E402
 from matching.ranking.features import FEATURES, rfq_features  # noqa: E402
 from matching.ranking.filters import hard_filter  # noqa: E402
 from matching.ranking.index import ShopIndex, ShopInput  # noqa: E402
 from matching.ranking.match import rank  # noqa: E402
-from matching.simulate import (  # noqa: E402
-    make_rfq,
-    make_shops,
-    simulate_market,
-    train_default_ranker,
-)
+from matching.simulate import make_rfq, make_shops, simulate_market  # noqa: E402
 
 N_SHOPS = 10_000
 MACHINES_PER_SHOP = 10

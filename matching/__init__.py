@@ -16,6 +16,8 @@ Modules (one concern each):
   ``features``, ``estimator`` (``LambdaRanker``, LightGBM), ``exposure``, ``reasons``, and
   ``match`` (``rank`` / ``partners_for``).
 - ``assignment``: many RFQs across shops under capacity (exact, SciPy).
-- ``simulate``: the seeded marketplace simulator and ``train_default_ranker``.
+- ``simulate``: the seeded marketplace simulator (shops, RFQs, outcomes).
+- ``ranker_training``: ``train_default_ranker`` on the simulated market.
+- ``simulate_machines``: simulated machine events for demos and capacity tests.
 - ``errors``: typed errors (subclasses of ``quote.errors.MitsumoriError``).
 """

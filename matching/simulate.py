@@ -1,8 +1,9 @@
 """A seeded marketplace simulator: shops, RFQs over time, and what buyers and shops decide.
 
-It produces the ranker's training data (groups = RFQs, graded labels), the benchmarks' held-out
-RFQs and the demo's shops and live machines. Everything is drawn from ``numpy.random.Generator
-(seed)``, so a seed gives the same market.
+It produces the ranker's training data (groups = RFQs, graded labels; the training itself is in
+``matching.ranker_training``) and the benchmarks' held-out RFQs; the demo's live machines are in
+``matching.simulate_machines``. Everything is drawn from ``numpy.random.Generator(seed)``, so a
+seed gives the same market.
 
 **Shops** (hidden truth the ranker must learn from observable history): machines of the classes
 their kind of shop owns (milling, turning, mixed) with envelopes around catalogue sizes;
@@ -38,14 +39,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import numpy as np
 
 from matching.capacity import MACHINE_CLASSES, ShopCapacity, WorkingCalendar
-from matching.events import MachineEvent
 from matching.profiles import DeclaredMachine, ProfileBuilder, QuoteRecord
-from matching.ranking.estimator import LambdaRanker, mean_ndcg, training_hash
 from matching.ranking.features import rfq_features
 from matching.ranking.filters import Candidates, hard_filter
 from matching.ranking.index import Rfq, ShopIndex, ShopInput
@@ -523,122 +521,3 @@ def _book(spare: np.ndarray, s: int, fits: np.ndarray, t: int, hours: float) -> 
             left -= take
             if left <= 1e-9:
                 return
-
-
-DEFAULT_RANKER_PARAMS = {
-    "objective": "lambdarank",
-    "n_estimators": 60,
-    "learning_rate": 0.1,
-    "num_leaves": 7,
-    "min_child_samples": 40,
-}
-
-
-def train_default_ranker(
-    random_state: int = 0, *, market: Market | None = None, **params: object
-) -> LambdaRanker:
-    """Train the default ranker on a simulated market (seeded), a few seconds on 2 cores.
-
-    The ranker carries ``training_hash_``, ``metrics_`` (NDCG@5 on the training and held-out
-    RFQs, time split 75/25) and ``version_``.
-    """
-    mk = market if market is not None else simulate_market(seed=random_state)
-    train, test = mk.split()
-    X, y, sizes = mk.arrays(train)
-    kw = {**DEFAULT_RANKER_PARAMS, **params}
-    ranker = LambdaRanker(random_state=random_state, **kw)  # type: ignore[arg-type]  # mixed params
-    ranker.fit(X, y, group=sizes)
-    Xt, yt, st = mk.arrays(test)
-    ranker.training_hash_ = training_hash(X, y, sizes)
-    ranker.metrics_ = {
-        "ndcg5_train": mean_ndcg(y.astype(float), ranker.predict(X), sizes),
-        "ndcg5_test": mean_ndcg(yt.astype(float), ranker.predict(Xt), st),
-        "train_rfqs": float(len(sizes)),
-        "test_rfqs": float(len(st)),
-    }
-    ranker.version_ = f"sim-seed{mk.seed}-{ranker.training_hash_}"
-    return ranker
-
-
-# --- Live machines for demos and capacity tests ----------------------------------------------
-
-
-def simulate_machine_events(
-    *,
-    shop: str,
-    machine: str,
-    start: datetime,
-    days: int,
-    utilisation: Sequence[float] | float,
-    calendar: WorkingCalendar | None = None,
-    seed: int = 0,
-    source: str = "mqtt",
-) -> list[MachineEvent]:
-    """Events of a machine that powers up each working day and runs jobs.
-
-    utilisation: busy share of working time, one value or one per weekday (Monday first).
-    Each working day: AVAILABLE at shift start, then jobs (a setup of 10-40 min, then ACTIVE
-    in PRODUCTION) separated by READY gaps sized so the busy share matches, part count rising,
-    and UNAVAILABLE at shift end (switched off overnight).
-    """
-    rng = np.random.default_rng(seed)
-    cal = calendar or WorkingCalendar.standard(lunch=None)
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(cal.tz)
-    util = [float(utilisation)] * 7 if isinstance(utilisation, int | float) else list(utilisation)
-    events: list[MachineEvent] = []
-    n = 0
-    parts = 0
-
-    def emit(ts: datetime, **values: Any) -> None:
-        """One event; ``values`` are MachineEvent's optional fields (state, part_count, ...)."""
-        nonlocal n
-        n += 1
-        events.append(
-            MachineEvent(
-                shop=shop,
-                machine=machine,
-                timestamp=ts.astimezone(UTC),
-                source=source,
-                event_id=f"sim-{machine}-{n}",
-                **values,
-            )
-        )
-
-    day0 = start.astimezone(zone).date()
-    for d in range(days):
-        day = day0 + timedelta(days=d)
-        for s_h, e_h in cal.shifts[day.weekday()] if day not in cal.holidays else ():
-            t = datetime.combine(day, time(0), tzinfo=zone) + timedelta(hours=s_h)
-            end = datetime.combine(day, time(0), tzinfo=zone) + timedelta(hours=e_h)
-            emit(
-                t,
-                availability="AVAILABLE",
-                execution="READY",
-                controller_mode="AUTOMATIC",
-                functional_mode="PRODUCTION",
-                part_count=parts,
-            )
-            u = min(max(util[day.weekday()], 0.0), 0.98)
-            while t < end:
-                job = timedelta(minutes=float(rng.uniform(40, 150)))
-                gap = job * (1 - u) / max(u, 0.02) * float(rng.uniform(0.6, 1.4))
-                t += gap
-                if t >= end:
-                    break
-                emit(t, functional_mode="SETUP", execution="READY")
-                setup = timedelta(minutes=float(rng.uniform(10, 40)))
-                run_start = t + min(setup, job / 3)
-                emit(
-                    min(run_start, end),
-                    functional_mode="PRODUCTION",
-                    execution="ACTIVE",
-                    program=f"O{int(rng.integers(1000, 9999))}",
-                )
-                t = min(t + job, end)
-                parts += int(rng.integers(1, 20))
-                emit(t, execution="PROGRAM_COMPLETED", part_count=parts)
-                emit(t + timedelta(seconds=1), execution="READY")
-            emit(end, availability="UNAVAILABLE")
-    return events

@@ -1,9 +1,9 @@
 """Demo machine data: four weeks of machine events, bookings ahead, calendars, declared
 materials, and decided quotes, so ``make run`` shows live capacity and reasoned matches.
 
-Events come from ``matching.simulate.simulate_machine_events`` (a machine that powers up each
-working day and runs jobs at a busy share per shop), stored through the same ingest as the API.
-Decided quotes: a buyer's generated parts priced by each shop's own model, won or lost and
+Events come from ``matching.simulate_machines.simulate_machine_events`` (a machine that powers
+up each working day and runs jobs at a busy share per shop), stored through the same ingest as
+the API. Decided quotes: a buyer's generated parts priced by each shop's own model, won or lost and
 delivered on time or late with seeded odds, recorded as the shop's outcomes, so the profiles
 have win and on-time rates.
 """
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from matching.capacity import DEFAULT_TZ, WorkingCalendar
-from matching.simulate import simulate_machine_events
+from matching.simulate_machines import simulate_machine_events
 from platform_api.capacity import service as capacity_service
 from platform_api.capacity.schemas import CalendarBody, CapabilitiesBody
 from platform_api.context import AppContext

@@ -1,7 +1,7 @@
 """The default supplier ranker: loaded from ``settings.ranker_path``.
 
-``matching.simulate.train_default_ranker(random_state=0)`` (about 5 s on two cores) learns from
-the seeded marketplace simulator; ``make`` builds it (``mitsumori ranker build``, written
+``matching.ranker_training.train_default_ranker(random_state=0)`` (about 5 s on two cores)
+learns from the seeded marketplace simulator; ``make`` builds it (``mitsumori ranker build``, written
 atomically). A process never trains it itself: without a usable file a match answers 503
 ``ranker_unavailable`` naming the command that builds it, so no request waits seconds for a
 training it did not ask for.
@@ -24,8 +24,8 @@ log = logging.getLogger("mitsumori.ranker")
 
 def build_ranker(path: Path, *, random_state: int = 0) -> LambdaRanker:
     """Train the default ranker and save it to ``path`` (atomic replace)."""
+    from matching.ranker_training import train_default_ranker
     from matching.ranking.estimator import save_ranker
-    from matching.simulate import train_default_ranker
 
     ranker = train_default_ranker(random_state=random_state)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,9 @@ import pytest
 
 from matching.assignment import assign_hours, assign_rfqs, assign_slots
 from matching.errors import MatchingError
+from matching.ranker_training import train_default_ranker
 from matching.ranking.match import rank
-from matching.simulate import make_rfq, simulate_market, train_default_ranker
+from matching.simulate import make_rfq, simulate_market
 
 
 def _brute(cost: np.ndarray, hours: np.ndarray, cap: np.ndarray, unassigned: float) -> float:

@@ -21,7 +21,7 @@ from matching.capacity import (
 )
 from matching.errors import InvalidBooking, InvalidCalendar
 from matching.events import MachineEvent
-from matching.simulate import simulate_machine_events
+from matching.simulate_machines import simulate_machine_events
 
 JST = ZoneInfo("Asia/Tokyo")
 MON = date(2025, 3, 3)  # a Monday

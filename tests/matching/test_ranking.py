@@ -13,12 +13,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from matching.capacity import ShopCapacity
 from matching.errors import InvalidRfq, InvalidTrainingData, RankerNotFitted
 from matching.profiles import FAMILIES, DeclaredMachine, QuoteRecord, build_profile, material_family
+from matching.ranker_training import train_default_ranker
 from matching.ranking.estimator import LambdaRanker, ndcg_at_k
 from matching.ranking.exposure import ExposureBudget
 from matching.ranking.features import FEATURES, haversine_km
 from matching.ranking.index import CLASS_CAPABILITIES, Rfq, ShopIndex, ShopInput
 from matching.ranking.match import partners_for, rank
-from matching.simulate import Market, make_rfq, simulate_market, train_default_ranker
+from matching.simulate import Market, make_rfq, simulate_market
 
 TODAY = date(2025, 3, 3)
 TOKYO = (35.681, 139.767)

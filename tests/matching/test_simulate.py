@@ -11,8 +11,10 @@ import pytest
 
 from matching.capacity import state_timeline
 from matching.events import BUSY_STATES
+from matching.ranker_training import train_default_ranker
 from matching.ranking.estimator import ndcg_at_k
-from matching.simulate import simulate_machine_events, simulate_market, train_default_ranker
+from matching.simulate import simulate_market
+from matching.simulate_machines import simulate_machine_events
 
 
 def test_same_seed_same_market_and_consistent_labels() -> None:

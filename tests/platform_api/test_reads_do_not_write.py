@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from matching.simulate import simulate_machine_events
+from matching.simulate_machines import simulate_machine_events
 from platform_api.caches.refresher import refresh_all
 from platform_api.machines import ingest
 from platform_api.matches.ranker import RankerStore

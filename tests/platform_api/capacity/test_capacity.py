@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from matching.simulate import simulate_machine_events
+from matching.simulate_machines import simulate_machine_events
 from platform_api.capacity import service
 from platform_api.machines import ingest
 from tests.platform_api.factories import Org, make_org

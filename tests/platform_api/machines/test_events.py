@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from matching.capacity import state_timeline
 from matching.events import Snapshot, parse_event_json
-from matching.simulate import simulate_machine_events
+from matching.simulate_machines import simulate_machine_events
 from tests.platform_api.factories import Org, make_org
 
 VF2 = {
