@@ -1,10 +1,10 @@
 """The default supplier ranker: loaded from ``settings.ranker_path``.
 
 ``matching.ranker_training.train_default_ranker(random_state=0)`` (about 5 s on two cores)
-learns from the seeded marketplace simulator; ``make`` builds it (``mitsumori ranker build``, written
-atomically). A process never trains it itself: without a usable file a match answers 503
-``ranker_unavailable`` naming the command that builds it, so no request waits seconds for a
-training it did not ask for.
+learns from the seeded marketplace simulator; ``make`` builds it (``mitsumori ranker build``,
+written atomically). A process never trains it itself: without a usable file a match answers
+503 ``ranker_unavailable`` naming the command that builds it, so no request waits seconds for
+a training it did not ask for.
 """
 
 from __future__ import annotations
