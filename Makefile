@@ -34,7 +34,8 @@ kernels: $(NUMBA_STAMP)
 
 # Rebuilt when the code that defines the model or its training data changes (a model saved by
 # an older format is refused at load, so `make run` must not keep a stale one).
-MODEL_SOURCES := quote/training.py quote/artifact.py quote/persistence.py quote/estimators.py quote/featurize.py quote/costing.py quote/corpus.py
+MODEL_SOURCES := quote/training.py quote/artifact.py quote/persistence.py quote/estimators.py \
+    quote/priors.py quote/conformal.py quote/featurize.py quote/costing.py quote/corpus.py
 $(MODEL): $(STAMP) $(MODEL_SOURCES) | $(NUMBA_STAMP)
 	$(BIN)/mitsumori model build-default --out $(MODEL)
 

@@ -24,7 +24,7 @@ from quote.types import PartFeatures, PhysicsEstimate, QuoteSpec
 
 Row = tuple[PartFeatures, QuoteSpec, PhysicsEstimate]
 
-# 2: a shop model's prior parts carry their own scalings and extra charges (estimators._Base).
+# 2: a shop model's prior parts carry their own scalings and extra charges (priors.BaseStages).
 FORMAT_VERSION = 2
 
 
