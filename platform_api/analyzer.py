@@ -150,7 +150,9 @@ class Analyzer:
             return self.call(fn, *args, limits=self.limits, tick=tick, tick_seconds=tick_seconds)
         except (WorkerCrashed, WorkerTimedOut, WorkerOutOfMemory) as exc:
             log.warning("analysis worker failed on a part (%s); it was replaced", exc)
-            raise part_error(exc) from None  # type: ignore[misc]
+            error = part_error(exc)
+            assert error is not None  # part_error maps each of these three to a typed error
+            raise error from None
 
     def call(
         self,

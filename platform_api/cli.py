@@ -11,11 +11,16 @@ import copy
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeGuard
 
 import typer
 
 from quote.errors import MitsumoriError
+
+if TYPE_CHECKING:  # imported inside the commands at run time, so the CLI starts fast
+    from platform_api.db.session import Database
+    from platform_api.orgs.schemas import OrgKind, Scope
+    from platform_api.settings import Settings
 
 app = typer.Typer(
     name="mitsumori",
@@ -28,7 +33,6 @@ app = typer.Typer(
 try:  # the engine's commands; the platform's own still work if that module is broken
     from quote.cli import app as _quote_app
 except ImportError as _exc:  # pragma: no cover - only while the engine CLI is missing
-    _quote_app = None
     _QUOTE_CLI_ERROR: str | None = str(_exc)
 else:
     _QUOTE_CLI_ERROR = None
@@ -114,7 +118,8 @@ def serve(
         log_config=log_config,
         access_log=False,  # uvicorn's would duplicate ours, with full paths and query strings
         # then the lifespan stops the job worker, the MQTT subscriber and the analysis workers
-        timeout_graceful_shutdown=graceful_seconds,
+        # uvicorn annotates it int but only hands it to asyncio.timeout(), which takes a float
+        timeout_graceful_shutdown=graceful_seconds,  # type: ignore[arg-type]  # a float works
     )
 
 
@@ -144,6 +149,10 @@ def keys_generate() -> None:
     typer.echo(generate_key()[0])
 
 
+def _is_org_kind(value: str) -> TypeGuard[OrgKind]:
+    return value in ("admin", "shop", "buyer")
+
+
 @keys_app.command("create")
 def keys_create(
     org: Annotated[str, typer.Option("--org", help="Organisation id, or a name to create one")],
@@ -161,7 +170,7 @@ def keys_create(
     from platform_api.orgs.schemas import ApiKeyCreate, OrganizationCreate
     from platform_api.settings import Settings
 
-    if kind not in ("admin", "shop", "buyer"):
+    if not _is_org_kind(kind):
         _err("error: invalid_request: --kind must be admin, shop or buyer")
         raise typer.Exit(2)
     settings = Settings()
@@ -174,13 +183,13 @@ def keys_create(
             if found is None:
                 found = service.create_org(
                     session=session,
-                    body=OrganizationCreate(name=org, kind=kind),  # type: ignore[arg-type]
+                    body=OrganizationCreate(name=org, kind=kind),
                 )
-            scopes = ["read"] if read_only else ["read", "write"]
+            scopes: list[Scope] = ["read"] if read_only else ["read", "write"]
             row, key = service.create_key(
                 session=session,
                 org_id=found.id,
-                body=ApiKeyCreate(name=name, scopes=scopes),  # type: ignore[arg-type]
+                body=ApiKeyCreate(name=name, scopes=scopes),
             )
             org_id, org_kind, key_id = found.id, found.kind, row.id
     finally:
@@ -256,7 +265,7 @@ def demo_seed(
 
 
 @contextmanager
-def _database() -> Iterator[tuple[object, object]]:
+def _database() -> Iterator[tuple[Settings, Database]]:
     """Settings and a migrated ``Database`` from the environment (closed afterwards)."""
     from platform_api.db.engine import make_engine
     from platform_api.db.migrate import upgrade
@@ -315,7 +324,7 @@ def ingest_mtconnect(
             shop_id=shop,
             fetch=fetch,
             fmt=fmt,
-            count=count,  # type: ignore[arg-type]
+            count=count,
         )
         machines = run.setup()
         typer.echo(
@@ -352,11 +361,11 @@ def ingest_mqtt(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with _database() as (settings, db):
         sub = MqttIngest(
-            db,  # type: ignore[arg-type]
+            db,
             Metrics(),
-            url=url or settings.mqtt_url or DEFAULT_MQTT_URL,  # type: ignore[attr-defined]
-            prefix=settings.mqtt_prefix,  # type: ignore[attr-defined]
-            client_id=settings.mqtt_client_id,  # type: ignore[attr-defined]
+            url=url or settings.mqtt_url or DEFAULT_MQTT_URL,
+            prefix=settings.mqtt_prefix,
+            client_id=settings.mqtt_client_id,
         )
         sub.start()
         typer.echo(f"subscribed to {sub.topic} on {sub.address.host}:{sub.address.port}")
@@ -384,10 +393,10 @@ def mqtt_config(
     from platform_api.web.session import secret_key
 
     with _database() as (settings, db):
-        secret = secret_key(settings)  # type: ignore[arg-type]
-        shops = shop_ids(db)  # type: ignore[arg-type]
+        secret = secret_key(settings)
+        shops = shop_ids(db)
         files = write_config(
-            Path(out), secret=secret, shops=shops, prefix=settings.mqtt_prefix,  # type: ignore[attr-defined]
+            Path(out), secret=secret, shops=shops, prefix=settings.mqtt_prefix,
             port=port, host=host,
         )  # fmt: skip
     typer.echo(f"wrote {files.conf}, {files.passwd} and {files.acl} ({len(shops)} shop users)")
@@ -410,9 +419,9 @@ def demo_publish(
 
     with _database() as (settings, db):
         pub = DemoPublisher(
-            db,  # type: ignore[arg-type]
-            url=url or settings.mqtt_url or DEFAULT_MQTT_URL,  # type: ignore[attr-defined]
-            prefix=settings.mqtt_prefix,  # type: ignore[attr-defined]
+            db,
+            url=url or settings.mqtt_url or DEFAULT_MQTT_URL,
+            prefix=settings.mqtt_prefix,
             mean_seconds=seconds,
         )
         if rounds is not None:  # a fixed number of rounds in this thread, then exit

@@ -118,6 +118,7 @@ def shop_history(
     files = {}
     for name, mesh in meshes:
         data = mesh.export(file_type="stl")
+        assert not isinstance(data, dict)  # export() returns a dict only for multi-file formats
         files[f"parts/{name}.stl"] = data if isinstance(data, bytes) else data.encode()
     rng = np.random.default_rng(seed)
     rows = [list(HISTORY_COLUMNS)]

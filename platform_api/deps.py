@@ -19,7 +19,7 @@ from platform_api.web.session import SESSION_COOKIE, principal_from_cookie
 
 def get_context(request: Request) -> AppContext:
     """The lifespan's state (settings, database, analyser, model store, metrics)."""
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
 ContextDep = Annotated[AppContext, Depends(get_context)]

@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlalchemy import Float, case, literal, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from platform_api.db.models import ApiKey, RateBucket
 from platform_api.db.types import utcnow
@@ -100,7 +100,7 @@ def authenticate_key_id(session: Session, key_id: str) -> Principal:
 def _principal(session: Session, row: ApiKey) -> Principal:
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_EVERY:
-        session.exec(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+        session.exec(update(ApiKey).where(col(ApiKey.id) == row.id).values(last_used_at=now))
     return Principal(key_id=row.id, org_id=row.org_id, role=row.role, scopes=tuple(row.scopes))
 
 
@@ -115,28 +115,29 @@ def take_token(
     now = time.time() if now is None else now
     rate = per_minute / 60.0  # tokens per second
     now_v = literal(now, Float)
-    elapsed = case((RateBucket.updated < now_v, now_v - RateBucket.updated), else_=0.0)
-    refilled = RateBucket.tokens + elapsed * rate
+    last = col(RateBucket.updated)
+    elapsed = case((last < now_v, now_v - last), else_=0.0)
+    refilled = col(RateBucket.tokens) + elapsed * rate
     capped = case((refilled > float(burst), float(burst)), else_=refilled)
     stmt = (
         update(RateBucket)
-        .where(RateBucket.key_id == key_id, refilled >= 1.0)  # type: ignore[arg-type]
+        .where(col(RateBucket.key_id) == key_id, refilled >= 1.0)
         .values(
             tokens=capped - 1.0,
-            updated=case((RateBucket.updated < now_v, now_v), else_=RateBucket.updated),
+            updated=case((last < now_v, now_v), else_=last),
         )
     )
-    if session.exec(stmt).rowcount == 1:  # type: ignore[attr-defined]
+    if session.exec(stmt).rowcount == 1:
         return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     first = (
         insert(RateBucket)
         .values(key_id=key_id, tokens=burst - 1.0, updated=now)
         .on_conflict_do_nothing(index_elements=["key_id"])
-        .returning(RateBucket.key_id)  # type: ignore[arg-type]
+        .returning(col(RateBucket.key_id))
     )
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
-    if session.exec(first).first() is not None:  # type: ignore[call-overload]
+    if session.exec(first).first() is not None:
         return  # the key's first request
     tokens, updated = session.exec(
         select(RateBucket.tokens, RateBucket.updated).where(RateBucket.key_id == key_id)

@@ -42,7 +42,7 @@ class Database:
     def ping(self) -> None:
         """Raise if the database does not answer a trivial query."""
         with self.session_factory() as session:
-            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            session.execute(text("SELECT 1"))  # exec() is typed for select/update/delete only
 
     def close(self) -> None:
         self.engine.dispose()

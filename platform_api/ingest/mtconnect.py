@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from matching.errors import AgentTimeout, AgentUnreachable, InvalidDocument, MatchingError
 from matching.events import MachineEvent
@@ -45,18 +45,22 @@ from platform_api.ids import new_id
 from platform_api.machines import ingest
 from platform_api.machines import repository as machines_repository
 from platform_api.machines import service as machines_service
-from platform_api.machines.schemas import MachineCreate
+from platform_api.machines.schemas import Envelope, MachineCreate, MachineType
 from platform_api.metrics import Metrics
 from platform_api.orgs import repository as orgs_repository
 
 log = logging.getLogger("mitsumori.mtconnect")
-MACHINE_TYPES = ("3-axis", "4-axis", "5-axis", "lathe", "mill-turn")
+MACHINE_TYPES: tuple[MachineType, ...] = ("3-axis", "4-axis", "5-axis", "lathe", "mill-turn")
 CLASS_AXES = {"3-axis": 3, "4-axis": 4, "5-axis": 5, "lathe": 2, "mill-turn": 5}
+
+
+def _known_class(machine_class: str) -> TypeGuard[MachineType]:
+    return machine_class in MACHINE_TYPES
 
 
 def machine_body(device: DeviceInfo) -> tuple[MachineCreate, str]:
     """How a probed device is declared as a machine, and where its envelope came from."""
-    mtype = device.machine_class if device.machine_class in MACHINE_TYPES else "other"
+    mtype: MachineType = device.machine_class if _known_class(device.machine_class) else "other"
     n_axes = sum(1 for a in device.axes if a.role in ("linear", "positioning"))
     axes = CLASS_AXES.get(mtype, max(1, min(n_axes, 13)))
     if device.envelope_mm is not None:
@@ -66,9 +70,9 @@ def machine_body(device: DeviceInfo) -> tuple[MachineCreate, str]:
     controller = " ".join(x for x in (device.manufacturer, device.model) if x) or None
     body = MachineCreate(
         name=device.name[:200] or device.uuid[:200],
-        machine_type=mtype,  # type: ignore[arg-type]
+        machine_type=mtype,
         axes=axes,
-        envelope_mm={"x": env[0], "y": env[1], "z": env[2]},  # type: ignore[arg-type]
+        envelope_mm=Envelope(x=env[0], y=env[1], z=env[2]),
         controller=controller[:120] if controller else None,
         hourly_rate_jpy=machines_service.typical_rate_jpy(mtype),
         mtconnect_device_uuid=device.uuid[:120],

@@ -74,7 +74,7 @@ def claim(session: Session, *, worker_id: str) -> str | None:
         )
         .returning(col(Job.id))
     )
-    return session.exec(stmt).scalar_one_or_none()  # type: ignore[attr-defined, no-any-return]
+    return session.exec(stmt).scalar_one_or_none()
 
 
 def heartbeat(
@@ -96,7 +96,7 @@ def heartbeat(
         .where(col(Job.id) == job_id, col(Job.locked_by) == worker_id, col(Job.status) == "running")
         .values(**values)
     )
-    return bool(session.exec(stmt).rowcount)  # type: ignore[attr-defined]
+    return bool(session.exec(stmt).rowcount)
 
 
 def finish(
@@ -126,7 +126,7 @@ def finish(
         .where(col(Job.id) == job_id, col(Job.locked_by) == worker_id, col(Job.status) == "running")
         .values(**values)
     )
-    return bool(session.exec(stmt).rowcount)  # type: ignore[attr-defined]
+    return bool(session.exec(stmt).rowcount)
 
 
 def release(session: Session, *, job_id: str, worker_id: str, message: str) -> bool:
@@ -141,7 +141,7 @@ def release(session: Session, *, job_id: str, worker_id: str, message: str) -> b
             attempts=col(Job.attempts) - 1,
         )
     )
-    return bool(session.exec(stmt).rowcount)  # type: ignore[attr-defined]
+    return bool(session.exec(stmt).rowcount)
 
 
 def recover_stale(session: Session, *, cutoff: datetime) -> tuple[int, int]:
@@ -163,7 +163,7 @@ def recover_stale(session: Session, *, cutoff: datetime) -> tuple[int, int]:
             message="worker lost: the process running this job stopped (crash or kill) "
             "and it has used all its attempts",
         )
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     requeued = session.exec(
         update(Job)
         .where(*stale, col(Job.attempts) < col(Job.max_attempts))
@@ -172,7 +172,7 @@ def recover_stale(session: Session, *, cutoff: datetime) -> tuple[int, int]:
             locked_by=None,
             message="requeued: the process running this job stopped; it resumes where it was",
         )
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     return int(requeued), int(failed)
 
 

@@ -130,7 +130,7 @@ class JobWorker:
 
     def run_until_empty(self, max_jobs: int = 100) -> list[str]:
         """Run queued jobs in the calling thread until none is left (CLI and tests)."""
-        done = []
+        done: list[str] = []
         while len(done) < max_jobs and (job_id := self.run_once()) is not None:
             done.append(job_id)
         return done

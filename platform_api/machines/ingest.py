@@ -234,9 +234,9 @@ def fold_status(
             }
     status.latest = latest
     status.state = state_of(latest)
-    last = max(ev.timestamp for ev in events)
-    if status.last_event_at is None or last > status.last_event_at:
-        status.last_event_at = last
+    last_at = max(ev.timestamp for ev in events)
+    if status.last_event_at is None or last_at > status.last_event_at:
+        status.last_event_at = last_at
     status.last_received_at = now
     status.event_count = (status.event_count or 0) + len(events)
     session.add(status)

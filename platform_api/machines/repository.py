@@ -92,7 +92,7 @@ def by_device_uuid(session: Session, *, org_id: str, uuid: str) -> Machine | Non
 def delete_machine_data(session: Session, *, machine_id: str) -> None:
     """Events, status and bookings of a machine (before the machine row itself)."""
     for table in (MachineEventRow, MachineStatus, MachineBooking):
-        session.exec(delete(table).where(table.machine_id == machine_id))  # type: ignore[call-overload,attr-defined]
+        session.exec(delete(table).where(col(table.machine_id) == machine_id))
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -131,7 +131,9 @@ def insert_events(
         for r in rows
     ]
     stmt = (
-        sqlite_insert(MachineEventRow).on_conflict_do_nothing().returning(MachineEventRow.event_id)  # type: ignore[arg-type]
+        sqlite_insert(MachineEventRow)
+        .on_conflict_do_nothing()
+        .returning(col(MachineEventRow.event_id))
     )
     return set(session.execute(stmt, values).scalars())
 
@@ -151,7 +153,8 @@ def _copy_all(
     columns = ", ".join(("machine_id", "received_at", *EVENT_COLUMNS))
     # A savepoint of our own on the driver connection (the session's transaction goes on):
     # a failed COPY aborts everything since the last savepoint.
-    with raw.cursor() as cur:  # type: ignore[union-attr]
+    assert raw is not None  # typed Optional; set while the session's connection is open
+    with raw.cursor() as cur:
         cur.execute("SAVEPOINT mitsumori_event_copy")
         try:
             with cur.copy(f"COPY machine_events ({columns}) FROM STDIN") as copy:
@@ -192,7 +195,7 @@ def hashes_of(session: Session, *, machine_id: str, event_ids: Iterable[str]) ->
             MachineEventRow.machine_id == machine_id, col(MachineEventRow.event_id).in_(ids)
         )
     ).all()
-    return dict(rows)  # type: ignore[arg-type]
+    return dict(rows)
 
 
 def events_between(
@@ -236,7 +239,7 @@ def lock_status(session: Session, *, machine_id: str) -> MachineStatus:
     """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.exec(
-        insert(MachineStatus)  # type: ignore[call-overload]
+        insert(MachineStatus)
         .values(machine_id=machine_id, latest={}, state="offline", event_count=0, load={})
         .on_conflict_do_nothing(index_elements=["machine_id"])
     )

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import JsonDict
 
 from platform_api.machines.ingest import MAX_BATCH
 
@@ -22,7 +23,7 @@ MachineType = Literal[
     "other",
 ]
 
-_EXAMPLE = {
+_EXAMPLE: JsonDict = {
     "name": "DMG MORI DMU 50",
     "machine_type": "5-axis",
     "axes": 5,
@@ -104,7 +105,7 @@ class MachinePublic(MachineCreate):
 
 # --- events --------------------------------------------------------------------------------------
 
-_EVENT_EXAMPLE = {
+_EVENT_EXAMPLE: JsonDict = {
     "event_id": "vf2-000123",
     "timestamp": "2025-03-03T01:02:03.250Z",
     "availability": "AVAILABLE",
@@ -191,7 +192,7 @@ class IngestResult(BaseModel):
     )
 
 
-EVENT_PUBLIC_EXAMPLE = {**_EVENT_EXAMPLE, "source": "rest"}
+EVENT_PUBLIC_EXAMPLE: JsonDict = {**_EVENT_EXAMPLE, "source": "rest"}
 
 
 class MachineEventPublic(BaseModel):

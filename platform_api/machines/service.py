@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import Session
 
@@ -15,9 +15,12 @@ from platform_api.machines import ingest, repository
 from platform_api.machines.schemas import (
     BookingCreate,
     BookingPublic,
+    Envelope,
+    EventRejection,
     IngestResult,
     MachineCreate,
     MachinePublic,
+    MachineType,
     MachineUpdate,
     MqttCredentials,
 )
@@ -79,9 +82,9 @@ def to_public(m: Machine, status: MachineStatus | None = None) -> MachinePublic:
         id=m.id,
         org_id=m.org_id,
         name=m.name,
-        machine_type=m.machine_type,  # type: ignore[arg-type]
+        machine_type=cast(MachineType, m.machine_type),  # a str column; pydantic checks it
         axes=m.axes,
-        envelope_mm={"x": m.envelope_x_mm, "y": m.envelope_y_mm, "z": m.envelope_z_mm},  # type: ignore[arg-type]
+        envelope_mm=Envelope(x=m.envelope_x_mm, y=m.envelope_y_mm, z=m.envelope_z_mm),
         controller=m.controller,
         hourly_rate_jpy=m.hourly_rate_jpy,
         mtconnect_device_uuid=m.mtconnect_device_uuid,
@@ -197,7 +200,7 @@ def post_events(
     return IngestResult(
         accepted=report.accepted,
         duplicates=report.duplicates,
-        rejected=[r.__dict__ for r in report.rejected],  # type: ignore[misc]
+        rejected=[EventRejection(**r.__dict__) for r in report.rejected],
         state=status.state if status is not None else "offline",
         last_seen=status.last_event_at if status is not None else None,
     )

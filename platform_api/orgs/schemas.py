@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import JsonDict
 
 OrgKind = Literal["shop", "buyer", "admin"]
 Scope = Literal["read", "write"]
 
-_ORG_EXAMPLE = {
+_ORG_EXAMPLE: JsonDict = {
     "name": "Kawasaki Precision Works",
     "kind": "shop",
     "city": "Kawasaki",
@@ -19,7 +20,7 @@ _ORG_EXAMPLE = {
     "longitude": 139.7029,
     "certifications": ["ISO 9001", "AS9100"],
 }
-_ORG_PUBLIC_EXAMPLE = {
+_ORG_PUBLIC_EXAMPLE: JsonDict = {
     "id": "org_0193b1c2d3e4f5a6b7c8d9e0f1a2",
     **_ORG_EXAMPLE,
     "created_at": "2025-01-15T09:30:00Z",
@@ -91,15 +92,19 @@ class ShopPublic(BaseModel):
     )
 
 
+def _all_scopes() -> list[Scope]:
+    return ["read", "write"]
+
+
 class ApiKeyCreate(BaseModel):
     name: str = Field(default="", max_length=200, description="What the key is for")
-    scopes: list[Scope] = Field(default_factory=lambda: ["read", "write"], min_length=1)
+    scopes: list[Scope] = Field(default_factory=_all_scopes, min_length=1)
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"name": "ERP integration", "scopes": ["read", "write"]}]}
     )
 
 
-_KEY_EXAMPLE = {
+_KEY_EXAMPLE: JsonDict = {
     "id": "key_0193b1c2d3e4f5a6b7c8d9e0f1a2",
     "org_id": "org_0193b1c2d3e4f5a6b7c8d9e0f1a2",
     "name": "ERP integration",

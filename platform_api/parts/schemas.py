@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
-_FEATURES_EXAMPLE = {
+_FEATURES_EXAMPLE: JsonDict = {
     "volume_mm3": 61234.5,
     "area_mm2": 21876.2,
     "bbox_mm": [120.0, 80.0, 12.0],
@@ -30,7 +31,7 @@ _FEATURES_EXAMPLE = {
     "process": "mill",
     "min_wall_mm": 4.2,
 }
-_DFM_EXAMPLE = {
+_DFM_EXAMPLE: JsonDict = {
     "code": "sharp_internal_corner",
     "severity": "warning",
     "message": "Internal corner radius 0.5 mm is below the smallest standard end mill (1 mm).",

@@ -54,7 +54,7 @@ def contract_model(kind: type) -> type[ContractModel]:
                 _pydantic_type(typing.get_type_hints(getattr(kind, name).fget)["return"]),
                 ...,
             )
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             kind.__name__,
             __base__=ContractModel,
             __doc__=kind.__doc__,
@@ -77,11 +77,12 @@ def _pydantic_type(tp: Any) -> Any:
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
-            return list[_pydantic_type(args[0])]  # type: ignore[misc]
-        return tuple[tuple(_pydantic_type(a) for a in args)]  # type: ignore[misc]
+            # GenericAlias is list[...] spelled so that mypy accepts arguments known at run time
+            return types.GenericAlias(list, (_pydantic_type(args[0]),))
+        return types.GenericAlias(tuple, tuple(_pydantic_type(a) for a in args))
     if origin is dict:
         key, value = typing.get_args(tp)
-        return dict[key, _pydantic_type(value)]  # type: ignore[valid-type]
+        return types.GenericAlias(dict, (key, _pydantic_type(value)))
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         layout = json_layout(tp)
         if layout is not None and layout.inline is not None:
@@ -242,7 +243,7 @@ _QUOTE_EXAMPLE: dict[str, Any] = {
 }
 
 
-class QuotePublic(QuoteContract):  # type: ignore[misc,valid-type]
+class QuotePublic(QuoteContract):  # type: ignore[misc,valid-type]  # base is generated at run time
     """A stored quote: the platform's fields, then the quote engine's (``quote.contract.Quote``)
     exactly as the engine wrote them."""
 

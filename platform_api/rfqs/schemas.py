@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import JsonDict
 
 from platform_api.matches.schemas import PartSpec, RankedShopPublic, RfqSummary
 
@@ -65,7 +66,7 @@ class RfqPartPublic(BaseModel):
     features: dict[str, object]
 
 
-_RFQ_EXAMPLE = {
+_RFQ_EXAMPLE: JsonDict = {
     "id": "rfq_0193b1c2d3e4f5a6b7c8d9e0f1a2",
     "buyer_id": "org_0193b1c2d3e4f5a6b7c8d9e0f1a3",
     "match_id": "mat_0193b1c2d3e4f5a6b7c8d9e0f1a2",

@@ -218,7 +218,7 @@ def respond(
             from platform_api.errors import InvalidRequest
 
             raise InvalidRequest(
-                priced.model.note if priced.model else "the part could not be priced",
+                (priced.model.note if priced.model else None) or "the part could not be priced",
                 detail={"rfq_id": rfq_id},
             )
         asked = {"unit_price": body.unit_price, "lead_time_days": body.lead_time_days}

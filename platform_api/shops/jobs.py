@@ -20,7 +20,7 @@ from platform_api.analyzer import rebuild_error
 from platform_api.context import AppContext
 from platform_api.db.models import HistoryRow, ShopModel
 from platform_api.ids import new_id
-from platform_api.jobs.worker import JobRun
+from platform_api.jobs.worker import Handler, JobRun
 from platform_api.parts import service as parts_service
 from platform_api.shops import repository
 from platform_api.shops.service import job_dir
@@ -280,4 +280,4 @@ class _Relay:
         self.run.progress(done / max(total, 1), message)
 
 
-HANDLERS = {"history_import": run_history_import, "train": run_train}
+HANDLERS: dict[str, Handler] = {"history_import": run_history_import, "train": run_train}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, update
 from sqlalchemy.orm import defer
@@ -42,14 +42,19 @@ def history_with_files(
         .where(HistoryRow.org_id == org_id, Part.owner_org_id == org_id)
         .order_by(col(HistoryRow.id))
     ).all()
-    return [(r, p, a) for r, p, a in rows]
+    # SQLModel's select() types a JSON dict column as Mapping (a constrained TypeVar)
+    return [(r, p, cast(dict[str, Any], a)) for r, p, a in rows]
 
 
 def list_models(
     session: Session, *, org_id: str, cursor: str | None, limit: int
 ) -> tuple[list[Any], str | None]:
     # The artifact (megabytes) is not needed to list models.
-    stmt = select(ShopModel).options(defer(ShopModel.artifact)).where(ShopModel.org_id == org_id)  # type: ignore[arg-type]
+    stmt = (
+        select(ShopModel)
+        .options(defer(ShopModel.artifact))  # type: ignore[arg-type]  # SQLModel types it as bytes
+        .where(col(ShopModel.org_id) == org_id)
+    )
     return paginate(session, stmt, col(ShopModel.id), cursor=cursor, limit=limit)
 
 

@@ -50,14 +50,14 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 def strings(lang: str) -> dict[str, str]:
     """The UI strings of ``lang`` (the same JSON files the browser loads)."""
     path = STATIC_DIR / "i18n" / f"{lang}.json"
-    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def pick_lang(request: Request) -> str:
     """The user's language: the switch's cookie, else the best of Accept-Language, else en."""
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGS:
-        return chosen  # type: ignore[return-value]
+        return chosen
     ranked: list[tuple[float, int, str]] = []
     for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
         tag, _, params = part.strip().partition(";")

@@ -129,7 +129,7 @@ def csrf_token(secret: bytes, session: WebSession) -> str:
 
 def login_token_ok(request: Request, form_token: str | None) -> bool:
     """Double-submit check of the sign-in form: the hidden field equals the login cookie."""
-    cookie = request.cookies.get(LOGIN_COOKIE)
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
     return bool(cookie and form_token) and hmac.compare_digest(cookie, form_token or "")
 
 

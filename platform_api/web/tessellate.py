@@ -6,6 +6,8 @@ module imports only the quote engine, never the web stack.
 
 from __future__ import annotations
 
+from typing import cast
+
 import trimesh
 
 from quote.geometry.loading import load_part
@@ -31,6 +33,10 @@ def part_stl(path: str, units: str | None, max_bytes: int) -> bytes:
     """
     loaded = load_part(path, units=units, max_bytes=max_bytes)
     meshes = [b.mesh for b in loaded.bodies]
-    mesh = meshes[0] if len(meshes) == 1 else trimesh.util.concatenate(meshes)
+    # concatenate() is annotated as returning the abstract Geometry; for meshes it is a Trimesh
+    mesh = (
+        meshes[0] if len(meshes) == 1 else cast(trimesh.Trimesh, trimesh.util.concatenate(meshes))
+    )
     data = mesh.export(file_type="stl")
+    assert not isinstance(data, dict)  # export() returns a dict only for multi-file formats
     return data if isinstance(data, bytes) else data.encode()
