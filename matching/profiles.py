@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -214,6 +214,78 @@ def _sorted_desc(v: tuple[float, float, float]) -> tuple[float, float, float]:
     return (a, b, c)
 
 
+@dataclass(frozen=True)
+class RecordBucket:
+    """Open, quoted records counted together (a shop's imported history rows).
+
+    All the profile needs of such records: how many per (process, family, size bin, material,
+    finish), their extremes, and how many carry a price ratio; the ratios themselves are read
+    by rank only where the median needs them. So a shop's million history rows enter its
+    profile as a few hundred buckets kept up to date at import (``bucket_of``, ``merge``).
+    """
+
+    process: str
+    family: str
+    size_bin: int
+    material: str
+    finish: str
+    n: int
+    n_ratio: int
+    min_tolerance_mm: float
+    min_quantity: int
+    max_quantity: int
+    max_extents_mm: tuple[float, float, float]
+
+    @property
+    def key(self) -> tuple[str, str, int, str, str]:
+        return (self.process, self.family, self.size_bin, self.material, self.finish)
+
+    def merge(self, other: RecordBucket) -> RecordBucket:
+        if other.key != self.key:
+            raise ValueError(f"buckets {self.key} and {other.key} differ")
+        a, b = self.max_extents_mm, other.max_extents_mm
+        return RecordBucket(
+            *self.key,
+            n=self.n + other.n,
+            n_ratio=self.n_ratio + other.n_ratio,
+            min_tolerance_mm=min(self.min_tolerance_mm, other.min_tolerance_mm),
+            min_quantity=min(self.min_quantity, other.min_quantity),
+            max_quantity=max(self.max_quantity, other.max_quantity),
+            max_extents_mm=(max(a[0], b[0]), max(a[1], b[1]), max(a[2], b[2])),
+        )
+
+
+def record_ratio(r: QuoteRecord) -> float | None:
+    """The record's price ratio (quoted / default model), as the profile's median takes it."""
+    if r.default_unit_price and r.unit_price:
+        return r.unit_price / r.default_unit_price
+    return None
+
+
+def bucket_of(r: QuoteRecord) -> RecordBucket:
+    """The one-record bucket of an open quoted record (``InvalidQuoteRecord`` otherwise)."""
+    if r.status != "open" or not r.quoted or r.answered_at is not None:
+        raise InvalidQuoteRecord(f"quote {r.quote_id!r}: only open, quoted, unanswered records")
+    return RecordBucket(
+        r.process,
+        r.family,
+        size_bin(r.extents_mm),
+        r.material,
+        r.finish,
+        n=1,
+        n_ratio=int(record_ratio(r) is not None),
+        min_tolerance_mm=float(r.tolerance_mm),
+        min_quantity=r.quantity,
+        max_quantity=r.quantity,
+        max_extents_mm=_sorted_desc(r.extents_mm),
+    )
+
+
+#: ``ratios_by_rank(lo, hi)``: the bucketed records' price ratios of ranks lo..hi (inclusive)
+#: in ascending order.
+RatiosByRank = Callable[[int, int], Sequence[float]]
+
+
 @dataclass
 class ProfileBuilder:
     """Folds quote records into a shop's profile, one at a time (see the module docstring)."""
@@ -226,6 +298,15 @@ class ProfileBuilder:
     _by: dict[str, Counter[str]] = field(default_factory=dict)
     _ratios: list[float] = field(default_factory=list)
     _hours: list[float] = field(default_factory=list)
+    _buckets: list[RecordBucket] = field(default_factory=list)
+    _ratios_by_rank: RatiosByRank | None = None
+
+    def add_buckets(self, buckets: Iterable[RecordBucket], ratios_by_rank: RatiosByRank) -> None:
+        """Add bucketed records (set once: their ratios are read through ``ratios_by_rank``)."""
+        if self._ratios_by_rank is not None:
+            raise ValueError("buckets were added already")
+        self._buckets = list(buckets)
+        self._ratios_by_rank = ratios_by_rank
 
     def fold(self, record: QuoteRecord) -> None:
         """Add ``record``, replacing an earlier version of the same quote_id."""
@@ -282,9 +363,37 @@ class ProfileBuilder:
         if r.default_unit_price and r.unit_price:
             _multiset(self._ratios, r.unit_price / r.default_unit_price, sign)
 
+    def _with_buckets(self) -> tuple[Counter[str], dict[str, Counter[str]]]:
+        """Counts and group counters with the buckets added (extremes as one key each)."""
+        c = Counter(self._counts)
+        by = {k: Counter(v) for k, v in self._by.items()}
+        for b in self._buckets:
+            c["requests"] += b.n
+            c["open"] += b.n
+            c["quoted"] += b.n
+            for group, key in (
+                ("process", b.process),
+                ("material", b.material),
+                ("family", b.family),
+                ("finish", b.finish),
+                ("exp_quoted", f"{b.process}/{b.family}"),
+                ("sim_quoted", f"{b.process}/{b.family}/{b.size_bin}"),
+                ("tolerance", repr(float(b.min_tolerance_mm))),
+                ("quantity", str(b.min_quantity)),
+                ("quantity", str(b.max_quantity)),
+                *((f"extent{i}", repr(float(v))) for i, v in enumerate(b.max_extents_mm)),
+            ):
+                by.setdefault(group, Counter())[key] += b.n if group in _COUNTED else 1
+        return c, by
+
+    def _price_level(self) -> float | None:
+        n_hist = sum(b.n_ratio for b in self._buckets)
+        if n_hist == 0 or self._ratios_by_rank is None:
+            return _median(self._ratios)
+        return _union_median(self._ratios, n_hist, self._ratios_by_rank)
+
     def profile(self) -> ShopProfile:
-        c = self._counts
-        by = self._by
+        c, by = self._with_buckets()
 
         def counter(name: str) -> dict[str, int]:
             return dict(sorted(by.get(name, Counter()).items()))
@@ -322,7 +431,7 @@ class ProfileBuilder:
             win_rate=c["won"] / decided if decided else None,
             response_rate=c["quoted"] / c["requests"] if c["requests"] else None,
             on_time_rate=c["on_time"] / c["delivered"] if c["delivered"] else None,
-            price_level=_median(self._ratios),
+            price_level=self._price_level(),
             median_hours_to_quote=_median(self._hours),
             processes=counter("process"),
             materials=counter("material"),
@@ -360,6 +469,29 @@ def _multiset(values: list[float], v: float, sign: int) -> None:
         i = bisect.bisect_left(values, v)
         if i < len(values) and values[i] == v:
             values.pop(i)
+
+
+# Group counters the buckets add their record counts to (the others hold extremes only).
+_COUNTED = frozenset({"process", "material", "family", "finish", "exp_quoted", "sim_quoted"})
+
+
+def _union_median(mem: list[float], n_hist: int, ratios_by_rank: RatiosByRank) -> float | None:
+    """Median of ``mem`` (sorted) and ``n_hist`` more values read by rank, exactly.
+
+    The union's middle ranks r lie within m = len(mem) ranks of the same rank among the other
+    values, so ranks ``max(0, r1 - m - 1)`` to ``r2 + 1`` of those suffice: merged with
+    ``mem``, element ``r - lo`` of the merge is the union's element of rank r.
+    """
+    m = len(mem)
+    total = m + n_hist
+    r1, r2 = (total - 1) // 2, total // 2
+    lo, hi = max(0, r1 - m - 1), min(n_hist - 1, r2 + 1)
+    window = list(ratios_by_rank(lo, hi))
+    if len(window) != hi - lo + 1:
+        raise ValueError(f"ratios_by_rank({lo}, {hi}) gave {len(window)} values")
+    merged = sorted(window + mem)
+    a, b = merged[r1 - lo], merged[r2 - lo]
+    return a if r1 == r2 else 0.5 * (a + b)
 
 
 def _median(values: list[float]) -> float | None:

@@ -474,7 +474,10 @@ def cache_refresh() -> None:
 
     with _typed_errors(), _database() as (_, db):
         report = refresh_all(db, models=ModelStore())
-    typer.echo(f"{report.profiles} profile(s), {report.loads} machine load(s) refreshed")
+    typer.echo(
+        f"{report.profiles} profile(s), {report.loads} machine load(s) refreshed, "
+        f"{report.history_rows} history row(s) read"
+    )
     if report.failed:
         _err(f"error: refresh_failed: shops {', '.join(report.failed)} failed (see the log)")
         raise typer.Exit(2)

@@ -18,6 +18,7 @@ from platform_api.capacity import service as capacity_service
 from platform_api.db.session import Database
 from platform_api.db.types import utcnow
 from platform_api.orgs import repository as orgs_repository
+from platform_api.profiles import history, reference
 from platform_api.profiles import service as profiles_service
 from platform_api.shops.model_store import ModelStore
 
@@ -30,19 +31,29 @@ class RefreshReport:
 
     profiles: int = 0
     loads: int = 0
+    history_rows: int = 0  # history rows read (again) by the current default model
     failed: list[str] = field(default_factory=list)
 
 
 def refresh_shop(
     db: Database, shop_id: str, *, models: ModelStore | None, now: datetime | None = None
 ) -> RefreshReport:
-    """Rebuild one shop's profile and machine loads where out of date (one transaction)."""
+    """Rebuild one shop's profile and machine loads where out of date, and read up to
+    ``history.REREAD_BATCH`` history rows of an older default model again (one transaction)."""
     now = now or utcnow()
     report = RefreshReport()
     with db.session() as session:
         org = orgs_repository.get_org_of_kind(session, shop_id, "shop")
         if org is None:
             return report
+        version = reference.default_version(models)
+        report.history_rows += history.reread(
+            session,
+            org_id=shop_id,
+            ref=reference.Reference(models if version else None, {}),
+            version=version,
+            limit=history.REREAD_BATCH,
+        )
         report.profiles += profiles_service.refresh_profile(
             session, org=org, models=models, now=now
         )
@@ -67,6 +78,7 @@ def refresh_all(
             continue
         total.profiles += one.profiles
         total.loads += one.loads
+        total.history_rows += one.history_rows
     return total
 
 

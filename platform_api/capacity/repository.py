@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from platform_api.db.models import MachineStatus, ShopSettings
 
@@ -16,7 +16,7 @@ def get_settings(session: Session, *, org_id: str) -> ShopSettings | None:
 
 
 def settings_of(session: Session, org_ids: list[str]) -> dict[str, ShopSettings]:
-    from sqlmodel import col, select
+    from sqlmodel import select
 
     if not org_ids:
         return {}
@@ -34,7 +34,7 @@ def save_load(
 ) -> None:
     """Cache a machine's learned load (only these columns: ingest owns the others)."""
     session.exec(
-        update(MachineStatus)  # type: ignore[call-overload]
-        .where(MachineStatus.machine_id == machine_id)
+        update(MachineStatus)
+        .where(col(MachineStatus.machine_id) == machine_id)
         .values(load=load, load_computed_at=computed_at)
     )

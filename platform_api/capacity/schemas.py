@@ -4,10 +4,13 @@ dates; times UTC."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict, JsonValue
 
-_WEEK = [[[8.0, 12.0], [13.0, 17.0]]] * 5 + [[], []]
+# 8 h a day, Monday to Friday (cast: a list literal of floats is not a list[JsonValue] to mypy)
+_WEEK = cast(list[JsonValue], [[[8.0, 12.0], [13.0, 17.0]]] * 5 + [[], []])
 
 
 class CalendarBody(BaseModel):
@@ -82,7 +85,7 @@ class TimelineSummary(BaseModel):
     recent_spans: list[StateSpanPublic] = Field(description="The last spans, oldest first")
 
 
-_DAY = {
+_DAY: JsonDict = {
     "day": "2025-03-04",
     "working_hours": 8.0,
     "booked_hours": 4.0,

@@ -136,7 +136,10 @@ class HistoryRow(SQLModel, table=True):
     """One imported row of a shop's quoting history (the engine's history CSV format)."""
 
     __tablename__ = "history_rows"
-    __table_args__ = (UniqueConstraint("job_id", "line", name="uq_history_job_line"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "line", name="uq_history_job_line"),
+        Index("ix_history_rows_org_model_ratio", "org_id", "ref_model", "price_ratio"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     org_id: str = Field(foreign_key="organizations.id", index=True, max_length=40)
@@ -150,6 +153,41 @@ class HistoryRow(SQLModel, table=True):
     unit_price: float  # JPY
     lead_time_days: float | None = None  # business days; None: not known (price only)
     created_at: datetime = _ts()
+    # The row as its shop's profile counts it, read at import by quoting it with the default
+    # model ``ref_model`` (see platform_api.profiles.history): process, sorted extents (mm) and
+    # tolerance (+- mm) of that quote, its unit price and the ratio of the row's price to it.
+    # ref_model None: not read yet; process None with ref_model set: the profile skips the row.
+    ref_model: str | None = Field(default=None, max_length=120)
+    process: str | None = Field(default=None, max_length=16)
+    ext0_mm: float | None = None
+    ext1_mm: float | None = None
+    ext2_mm: float | None = None
+    tolerance_mm: float | None = None
+    ref_unit_price: float | None = None
+    price_ratio: float | None = None
+
+
+class ShopHistoryStats(SQLModel, table=True):
+    """A shop's read history rows counted by what its profile groups them by (``RecordBucket``),
+    kept up to date as rows are imported, so a profile never scans a million rows."""
+
+    __tablename__ = "shop_history_stats"
+
+    org_id: str = Field(primary_key=True, foreign_key="organizations.id", max_length=40)
+    ref_model: str = Field(primary_key=True, max_length=120)
+    process: str = Field(primary_key=True, max_length=16)
+    family: str = Field(primary_key=True, max_length=32)
+    size_bin: int = Field(primary_key=True)
+    material: str = Field(primary_key=True, max_length=64)
+    finish: str = Field(primary_key=True, max_length=64)
+    n: int
+    n_ratio: int
+    min_tolerance_mm: float
+    min_quantity: int
+    max_quantity: int
+    max_ext0_mm: float
+    max_ext1_mm: float
+    max_ext2_mm: float
 
 
 class ShopModel(SQLModel, table=True):

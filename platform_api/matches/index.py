@@ -180,12 +180,30 @@ def rfq_to_dict(rfq: Rfq) -> dict[str, Any]:
     }
 
 
+def _triple(values: Any) -> tuple[float, float, float]:
+    """Three floats (extents in mm) from stored JSON; QuoteContractError otherwise."""
+    try:
+        x, y, z = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise QuoteContractError(
+            f"extents_mm must be three numbers, got {values!r}",
+            detail={"field": "extents_mm", "value": repr(values)[:80]},
+        ) from None
+    return x, y, z
+
+
+def _location(org: Organization) -> tuple[float, float]:
+    if org.latitude is None or org.longitude is None:
+        return NO_LOCATION
+    return (org.latitude, org.longitude)
+
+
 def rfq_from_dict(rfq_id: str, d: dict[str, Any]) -> Rfq:
     loc = d.get("location")
     return Rfq(
         rfq_id=rfq_id,
         material=d["material"],
-        extents_mm=tuple(float(v) for v in d["extents_mm"]),  # type: ignore[arg-type]
+        extents_mm=_triple(d["extents_mm"]),
         needed_by=date.fromisoformat(d["needed_by"]),
         machine_hours=float(d["machine_hours"]),
         process=d["process"],
@@ -223,11 +241,10 @@ def build_market(
         profile, _ = profiles_service.current_profile(session, org=org, models=models)
         st = settings.get(org.id)
         machines = profiles_service.declared_machines([v.machine for v in views.get(org.id, [])])
-        has_location = org.latitude is not None and org.longitude is not None
         inputs.append(
             ShopInput(
                 shop_id=org.id,
-                location=(org.latitude, org.longitude) if has_location else NO_LOCATION,  # type: ignore[arg-type]
+                location=_location(org),
                 machines=machines,
                 certifications=tuple(sorted({normalise_cert(c) for c in org.certifications})),
                 materials=tuple(st.materials if st is not None and st.materials else ())

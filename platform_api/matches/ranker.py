@@ -84,4 +84,4 @@ def ranker_of(ctx: Any) -> LambdaRanker:
     """The ranker of an ``AppContext`` (a store is attached on first use: CLI and jobs)."""
     if ctx.ranker is None:
         ctx.ranker = RankerStore(ctx.settings.ranker_path)
-    return ctx.ranker.get()  # type: ignore[no-any-return]
+    return ctx.ranker.get()

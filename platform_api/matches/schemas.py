@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import JsonDict
 
 from quote.types import MAX_QUANTITY
 
@@ -41,7 +42,7 @@ class PartSpec(BaseModel):
         return self
 
 
-_SPEC_EXAMPLE = {
+_SPEC_EXAMPLE: JsonDict = {
     "part_id": "part_0193b1c2d3e4f5a6b7c8d9e0f1a2",
     "material": "A5052",
     "quantity": 20,

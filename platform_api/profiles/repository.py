@@ -33,7 +33,7 @@ def fingerprint(session: Session, *, org_id: str, extra: str) -> str:
         RfqRecipient.shop_org_id == org_id, col(RfqRecipient.responded_at).is_not(None)
     )
     m = select(func.count(), func.max(Machine.updated_at)).where(Machine.org_id == org_id)
-    parts = [extra] + [str(tuple(session.exec(s).one())) for s in (q, o, h, r, m)]  # type: ignore[call-overload]
+    parts = [extra] + [str(tuple(session.exec(s).one())) for s in (q, o, h, r, m)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:64]
 
 
@@ -70,16 +70,6 @@ def latest_outcomes(session: Session, quote_ids: list[str]) -> dict[str, QuoteOu
     return {r.quote_id: r for r in rows}
 
 
-def history_with_parts(session: Session, *, org_id: str) -> list[tuple[HistoryRow, Part]]:
-    rows = session.exec(
-        select(HistoryRow, Part)
-        .join(Part, col(Part.id) == col(HistoryRow.part_id))
-        .where(HistoryRow.org_id == org_id)
-        .order_by(col(HistoryRow.id))
-    ).all()
-    return [(h, p) for h, p in rows]
-
-
 def answered_rfqs(session: Session, *, org_id: str) -> list[tuple[RfqRecipient, RfqRow]]:
     rows = session.exec(
         select(RfqRecipient, RfqRow)
@@ -111,4 +101,4 @@ def save_cache(
         "computed_at": computed_at,
     }
     stmt = insert(ShopProfileCache).values(org_id=org_id, **values)
-    session.exec(stmt.on_conflict_do_update(index_elements=["org_id"], set_=values))  # type: ignore[call-overload]
+    session.exec(stmt.on_conflict_do_update(index_elements=["org_id"], set_=values))

@@ -26,25 +26,17 @@ from typing import Any
 
 from sqlmodel import Session
 
-from matching.errors import InvalidQuoteRecord
-from matching.profiles import (
-    PROCESSES,
-    DeclaredMachine,
-    QuoteRecord,
-    ShopProfile,
-    build_profile,
-)
-from platform_api.db.models import Machine, Organization, Part, ShopProfileCache
+from matching.profiles import DeclaredMachine, ProfileBuilder, QuoteRecord, ShopProfile
+from platform_api.db.models import Machine, Organization, ShopProfileCache
 from platform_api.db.types import utcnow
 from platform_api.errors import NotFound
 from platform_api.machines.service import MATCH_CLASS, typical_tolerance_mm
 from platform_api.orgs import repository as orgs_repository
-from platform_api.profiles import repository
+from platform_api.profiles import history, reference, repository
 from platform_api.profiles.schemas import ProfilePublic
 from platform_api.security import Principal
 from platform_api.shops.model_store import ModelStore
-from quote.contract import Quote, quote_from_json
-from quote.errors import MitsumoriError, QuoteContractError
+from quote.contract import quote_from_json
 
 log = logging.getLogger("mitsumori.profiles")
 PROFILE_VERSION = "1"  # bump when the fold changes: every cached profile is rebuilt
@@ -70,79 +62,28 @@ def declared_machines(machines: list[Machine]) -> tuple[DeclaredMachine, ...]:
     return tuple(out)
 
 
-def _shape(quote: Quote) -> tuple[str, tuple[float, float, float], float]:
-    """(process, bounding box mm, tolerance +- mm) of a quote: its first body's process and box.
-
-    Raises ``QuoteContractError`` for a process the profiles do not know.
-    """
-    first = quote.items[0]
-    if first.physics.process not in PROCESSES:
-        raise QuoteContractError(
-            f"quote of process {first.physics.process!r}: profiles know {', '.join(PROCESSES)}",
-            detail={"field": "items[0].physics.process", "value": first.physics.process},
-        )
-    bbox = first.features.bbox_mm
-    ext = (max(float(bbox[0]), 1e-3), max(float(bbox[1]), 1e-3), max(float(bbox[2]), 1e-3))
-    return first.physics.process, ext, float(quote.tolerance.mm)
-
-
-class _Reference:
-    """Quotes a part with the default model once per record (cached by record key)."""
-
-    def __init__(self, models: ModelStore | None, cached: dict[str, Any]) -> None:
-        self.models = models
-        self.cached = dict(cached)
-        self.model: Any = None
-        self.failed = models is None
-
-    def quote(self, key: str, part: Part, spec: dict[str, Any]) -> dict[str, Any] | None:
-        if key in self.cached:
-            return self.cached[key]
-        if self.failed:
-            return None
-        from quote.analysis import analysis_from_dict
-        from quote.engine import QuoteRequest, quote_analysis
-
-        try:
-            if self.model is None:
-                assert self.models is not None
-                self.model = self.models.default()
-            result = quote_analysis(
-                analysis_from_dict(part.analysis),
-                QuoteRequest(
-                    material=spec["material"],
-                    quantity=int(spec["quantity"]),
-                    tolerance=spec.get("tolerance"),
-                    finish=spec.get("finish"),
-                    quantities=(int(spec["quantity"]),),
-                ),
-                model=self.model,
-            )
-        except MitsumoriError as exc:
-            if exc.http_status == 503:  # no default model: no price level until there is one
-                self.failed = True
-                return None
-            self.cached[key] = {"error": exc.code}
-            return self.cached[key]
-        process, ext, tol = _shape(result)
-        ref = {"price": result.unit_price, "process": process, "ext": ext, "tol": tol}
-        self.cached[key] = ref
-        return ref
-
-
 def records_for(
-    session: Session, *, org_id: str, models: ModelStore | None, cached: dict[str, Any]
+    session: Session,
+    *,
+    org_id: str,
+    models: ModelStore | None,
+    cached: dict[str, Any],
+    version: str,
 ) -> tuple[list[QuoteRecord], dict[str, Any], dict[str, int]]:
-    """The shop's quote records, the reference prices (cache) and counts by source."""
-    ref = _Reference(models, cached)
-    records: list[QuoteRecord] = []
+    """The shop's quote records, the reference prices (cache) and counts by source.
+
+    History rows already read by the default model ``version`` are not among the records:
+    they enter the profile as buckets (``platform_api.profiles.history``).
+    """
+    ref = reference.Reference(models, cached)
+    records: list[QuoteRecord | None] = []
     answers = {a.quote_id: (a, r) for a, r in repository.answered_rfqs(session, org_id=org_id)}
     quotes = repository.quotes_with_parts(session, org_id=org_id)
     outcomes = repository.latest_outcomes(session, [q.id for q, _ in quotes])
     counts = {"quotes": 0, "history_rows": 0, "rfq_declines": 0}
     for q, part in quotes:
         result = quote_from_json(q.result)
-        process, ext, tol = _shape(result)
+        process, ext, tol = reference.shape(result)
         out = outcomes.get(q.id)
         status = _STATUS.get(q.status, "open")
         unit = out.final_unit_price if out is not None and out.final_unit_price else q.unit_price
@@ -158,7 +99,7 @@ def records_for(
         if link is not None:
             created, answered = link[1].created_at, link[0].responded_at
         records.append(
-            _record(
+            reference.make_record(
                 f"q:{q.id}",
                 org_id,
                 q.material,
@@ -176,14 +117,14 @@ def records_for(
             )  # fmt: skip
         )
         counts["quotes"] += 1
-    for h, part in repository.history_with_parts(session, org_id=org_id):
+    for h, part in history.unread_rows(session, org_id=org_id, version=version):
         spec = {"material": h.material, "quantity": h.quantity, "tolerance": h.tolerance,
                 "finish": h.finish}  # fmt: skip
         r = ref.quote(f"h:{h.id}", part, spec)
         if r is None or "error" in r:
             continue  # without the default quote the row's process and size are unknown
         records.append(
-            _record(
+            reference.make_record(
                 f"h:{h.id}",
                 org_id,
                 h.material,
@@ -206,7 +147,7 @@ def records_for(
             continue
         spec = rfq.rfq
         records.append(
-            _record(
+            reference.make_record(
                 f"r:{a.id}",
                 org_id,
                 spec.get("material", "other"),
@@ -225,14 +166,6 @@ def records_for(
         )
         counts["rfq_declines"] += 1
     return [r for r in records if r is not None], ref.cached, counts
-
-
-def _record(*args: Any) -> QuoteRecord | None:
-    try:
-        return QuoteRecord(*args)
-    except InvalidQuoteRecord as exc:  # a stored row the profile cannot use: skip, say why
-        log.warning("profile skips a record: %s", exc.message)
-        return None
 
 
 def profile_to_dict(p: ShopProfile) -> dict[str, Any]:
@@ -271,7 +204,7 @@ def _build(
     from platform_api.machines import repository as machines_repository
 
     certs = sorted(org.certifications or [])
-    version = _default_version(models)
+    version = reference.default_version(models)
     fp = repository.fingerprint(
         session, org_id=org.id, extra=f"{PROFILE_VERSION}|{version}|{'/'.join(certs)}"
     )
@@ -287,10 +220,16 @@ def _build(
         org_id=org.id,
         models=models,
         cached=cache.reference_prices if cache is not None and same else {},
+        version=version,
     )
     refs["_model"] = version
     machines = declared_machines(machines_repository.all_of_shop(session, org_id=org.id))
-    profile = build_profile(org.id, records, machines=machines, certifications=certs)
+    builder = ProfileBuilder(org.id, machines, tuple(certs)).fold_many(records)
+    read = history.buckets(session, org_id=org.id, version=version) if version else []
+    if read:
+        builder.add_buckets(read, history.ratios_by_rank(session, org_id=org.id, version=version))
+        counts["history_rows"] += sum(b.n for b in read)
+    profile = builder.profile()
     meta = {"computed_at": (now or utcnow()).isoformat(), "sources": counts}
     return profile, meta, fp, cache, refs
 
@@ -332,16 +271,6 @@ def refresh_profile(
         computed_at=datetime.fromisoformat(meta["computed_at"]),
     )
     return True
-
-
-def _default_version(models: ModelStore | None) -> str:
-    """Version of the default model the reference prices come from ("" if none loads)."""
-    if models is None:
-        return ""
-    try:
-        return str(getattr(models.default(), "version", ""))
-    except MitsumoriError:
-        return ""
 
 
 def get_profile(

@@ -22,6 +22,7 @@ from platform_api.db.models import HistoryRow, ShopModel
 from platform_api.ids import new_id
 from platform_api.jobs.worker import Handler, JobRun
 from platform_api.parts import service as parts_service
+from platform_api.profiles import history, reference
 from platform_api.shops import repository
 from platform_api.shops.service import job_dir
 from platform_api.shops.train_task import train_in_worker
@@ -116,6 +117,9 @@ def run_history_import(
 
     with ctx.db.session() as session:
         done_lines = repository.imported_lines(session, job_id=run.job_id)
+    # each row is read as its shop's profile counts it, once, here (profiles.history)
+    version = reference.default_version(ctx.models)
+    ref = reference.Reference(ctx.models if version else None, {})
     n_files = len(by_file)
     imported = len(done_lines)
     for i, (path, rows) in enumerate(sorted(by_file.items())):
@@ -142,22 +146,25 @@ def run_history_import(
                     raise HistoryError(
                         f"{rel_name} has {bodies} separate bodies; a history price is for one part"
                     )
-                for r in todo:
-                    session.add(
-                        HistoryRow(
-                            id=new_id("his"),
-                            org_id=run.org_id,
-                            job_id=run.job_id,
-                            line=r.line,
-                            part_id=part.id,
-                            material=r.material,
-                            quantity=r.quantity,
-                            tolerance=r.tolerance,
-                            finish=r.finish,
-                            unit_price=r.unit_price,
-                            lead_time_days=r.lead_time_days,
-                        )
+                stored = [
+                    HistoryRow(
+                        id=new_id("his"),
+                        org_id=run.org_id,
+                        job_id=run.job_id,
+                        line=r.line,
+                        part_id=part.id,
+                        material=r.material,
+                        quantity=r.quantity,
+                        tolerance=r.tolerance,
+                        finish=r.finish,
+                        unit_price=r.unit_price,
+                        lead_time_days=r.lead_time_days,
                     )
+                    for r in todo
+                ]
+                found = history.read_rows(stored, part, ref=ref, version=version)
+                session.add_all(stored)
+                history.add_buckets(session, org_id=run.org_id, version=version, buckets=found)
             imported += len(todo)
             ctx.metrics.history_rows.labels(outcome="imported").inc(len(todo))
         except MitsumoriError as exc:

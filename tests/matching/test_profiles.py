@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from matching.errors import InvalidQuoteRecord
@@ -12,8 +13,13 @@ from matching.profiles import (
     DeclaredMachine,
     ProfileBuilder,
     QuoteRecord,
+    RecordBucket,
+    _median,
+    _union_median,
+    bucket_of,
     build_profile,
     material_family,
+    record_ratio,
     size_bin,
 )
 
@@ -115,3 +121,57 @@ def test_material_families_and_size_bins() -> None:
     assert material_family("SUS630") == "stainless"  # not in the catalog: guessed from JIS
     assert material_family("unobtainium") == "other"
     assert [size_bin((x, 1, 1)) for x in (5, 19.9, 20, 100, 5000)] == [0, 0, 1, 3, 7]
+
+
+def _history_record(i: int, rng: np.random.Generator, shop: str = "s1") -> QuoteRecord:
+    """An open, quoted, unanswered record (an imported history row)."""
+    mats = ("A5052", "A6061", "SUS304", "S45C", "C3604", "POM")
+    ext = tuple(float(v) for v in rng.choice([12.5, 40.0, 80.0, 160.0, 700.0], size=3))
+    price = float(rng.choice([900.0, 1000.0, 1100.0, 1234.5]))
+    default = None if i % 7 == 0 else float(rng.choice([1000.0, 1200.0]))
+    return QuoteRecord(
+        f"h{i}", shop, str(rng.choice(mats)), str(rng.choice(["mill", "lathe"])), ext,
+        float(rng.choice([0.01, 0.02, 0.05, 0.1])), str(rng.choice(["none", "anodize"])),
+        int(rng.integers(1, 500)), price, default, T0, None, "open",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("n_hist", [0, 1, 2, 7, 40, 333])
+def test_buckets_give_the_profile_of_the_full_fold(n_hist: int) -> None:
+    rng = np.random.default_rng(n_hist)
+    hist = [_history_record(i, rng) for i in range(n_hist)]
+    full = build_profile("s1", QUOTES + hist, machines=MACHINES, certifications=["ISO9001"])
+
+    buckets: dict[tuple[str, str, int, str, str], RecordBucket] = {}
+    for r in hist:
+        b = bucket_of(r)
+        buckets[b.key] = buckets[b.key].merge(b) if b.key in buckets else b
+    ratios = sorted(x for r in hist if (x := record_ratio(r)) is not None)
+    asked: list[tuple[int, int]] = []
+
+    def by_rank(lo: int, hi: int) -> list[float]:
+        asked.append((lo, hi))
+        return ratios[lo : hi + 1]
+
+    builder = ProfileBuilder("s1", MACHINES, ("ISO9001",)).fold_many(QUOTES)
+    builder.add_buckets(buckets.values(), by_rank)
+    assert builder.profile() == full  # the median exactly, not within a tolerance
+    # only a window around the middle is read, not every ratio
+    assert all(hi - lo + 1 <= len(QUOTES) + 4 for lo, hi in asked)
+
+
+@pytest.mark.parametrize("m,n", [(0, 1), (1, 1), (3, 10), (10, 3), (5, 5), (1, 1000)])
+def test_union_median_is_exact_for_any_split(m: int, n: int) -> None:
+    rng = np.random.default_rng(m * 1000 + n)
+    values = list(rng.choice([0.5, 0.9, 1.0, 1.1, 2.0], size=m + n))  # ties on purpose
+    mem, other = sorted(values[:m]), sorted(values[m:])
+    got = _union_median(mem, n, lambda lo, hi: other[lo : hi + 1])
+    assert got == _median(sorted(values))
+
+
+def test_a_bucket_holds_only_open_quoted_records() -> None:
+    with pytest.raises(InvalidQuoteRecord):
+        bucket_of(QUOTES[0])  # won
+    b = bucket_of(replace(QUOTES[4], answered_at=None))
+    with pytest.raises(ValueError):
+        b.merge(bucket_of(replace(QUOTES[4], answered_at=None, material="SUS304")))

@@ -1,0 +1,205 @@
+"""A shop's imported history as its profile counts it, read once per row, kept in aggregate.
+
+Each history row is an open, quoted record whose process, size and tolerance come from the
+default model's quote of its part and spec (``reference.Reference``). That quote is taken once,
+when the row is imported (or later by the cache refresher, for rows imported before or read by
+an older default model), and stored on the row; the row then adds to its shop's
+``shop_history_stats`` bucket (``matching.profiles.RecordBucket``) in the same transaction. A
+profile reads the buckets (a few hundred rows) and, for the median price level, only the few
+price ratios around the middle rank (an index range), so a shop with a million rows gets its
+profile in milliseconds, and the result is the one the full fold of every row gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func
+from sqlmodel import Session, col, delete, select
+
+from matching.profiles import RatiosByRank, RecordBucket, bucket_of, record_ratio
+from platform_api.db.models import HistoryRow, Part, ShopHistoryStats
+from platform_api.profiles import reference
+
+#: Rows the cache refresher reads again per shop and pass (rows of an older default model).
+REREAD_BATCH = 20_000
+
+
+def read_rows(
+    rows: Iterable[HistoryRow], part: Part, *, ref: reference.Reference, version: str
+) -> list[RecordBucket]:
+    """Fill each row's profile columns from its default quote; the one-row buckets to add.
+
+    A row whose quote failed or whose record the profile cannot use is marked read
+    (``ref_model`` set, ``process`` None) and skipped; with no default model the rows stay
+    unread (``ref_model`` None) and are read later.
+    """
+    out = []
+    for h in rows:
+        spec = {"material": h.material, "quantity": h.quantity, "tolerance": h.tolerance,
+                "finish": h.finish}  # fmt: skip
+        key = f"{part.id}|{h.material}|{h.quantity}|{h.tolerance}|{h.finish}"
+        r = ref.quote(key, part, spec)
+        if r is None:
+            continue  # no default model: read later
+        h.ref_model, h.process = version, None
+        h.ext0_mm = h.ext1_mm = h.ext2_mm = h.tolerance_mm = None
+        h.ref_unit_price = h.price_ratio = None
+        if "error" in r:
+            continue
+        record = reference.make_record(
+            f"h:{h.id}", h.org_id, h.material, r["process"], tuple(r["ext"]), r["tol"],
+            h.finish or "none", h.quantity, h.unit_price, r["price"], h.created_at, None,
+            "open", None,
+        )  # fmt: skip
+        if record is None:
+            continue
+        bucket = bucket_of(record)
+        h.process = record.process
+        h.ext0_mm, h.ext1_mm, h.ext2_mm = bucket.max_extents_mm
+        h.tolerance_mm = float(record.tolerance_mm)
+        h.ref_unit_price = record.default_unit_price
+        h.price_ratio = record_ratio(record)
+        out.append(bucket)
+    return out
+
+
+def merge(buckets: Iterable[RecordBucket]) -> list[RecordBucket]:
+    by: dict[tuple[str, str, int, str, str], RecordBucket] = {}
+    for b in buckets:
+        old = by.get(b.key)
+        by[b.key] = b if old is None else old.merge(b)
+    return list(by.values())
+
+
+def add_buckets(
+    session: Session, *, org_id: str, version: str, buckets: Iterable[RecordBucket]
+) -> None:
+    """Add ``buckets`` to the shop's stored counts (insert or combine, one statement each)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    postgres = session.get_bind().dialect.name == "postgresql"
+    insert = pg_insert if postgres else sqlite_insert
+    least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
+    t = ShopHistoryStats.__table__  # type: ignore[attr-defined]  # SQLModel adds it at class creation
+    for b in merge(buckets):
+        stmt = insert(t).values(
+            org_id=org_id, ref_model=version, process=b.process, family=b.family,
+            size_bin=b.size_bin, material=b.material, finish=b.finish, n=b.n,
+            n_ratio=b.n_ratio, min_tolerance_mm=b.min_tolerance_mm, min_quantity=b.min_quantity,
+            max_quantity=b.max_quantity, max_ext0_mm=b.max_extents_mm[0],
+            max_ext1_mm=b.max_extents_mm[1], max_ext2_mm=b.max_extents_mm[2],
+        )  # fmt: skip
+        ex = stmt.excluded
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[
+                    "org_id",
+                    "ref_model",
+                    "process",
+                    "family",
+                    "size_bin",
+                    "material",
+                    "finish",
+                ],
+                set_={
+                    "n": t.c.n + ex.n,
+                    "n_ratio": t.c.n_ratio + ex.n_ratio,
+                    "min_tolerance_mm": least(t.c.min_tolerance_mm, ex.min_tolerance_mm),
+                    "min_quantity": least(t.c.min_quantity, ex.min_quantity),
+                    "max_quantity": greatest(t.c.max_quantity, ex.max_quantity),
+                    "max_ext0_mm": greatest(t.c.max_ext0_mm, ex.max_ext0_mm),
+                    "max_ext1_mm": greatest(t.c.max_ext1_mm, ex.max_ext1_mm),
+                    "max_ext2_mm": greatest(t.c.max_ext2_mm, ex.max_ext2_mm),
+                },
+            )  # fmt: skip
+        )
+
+
+def buckets(session: Session, *, org_id: str, version: str) -> list[RecordBucket]:
+    rows = session.exec(
+        select(ShopHistoryStats).where(
+            col(ShopHistoryStats.org_id) == org_id, col(ShopHistoryStats.ref_model) == version
+        )
+    ).all()
+    return [
+        RecordBucket(
+            r.process,
+            r.family,
+            r.size_bin,
+            r.material,
+            r.finish,
+            n=r.n,
+            n_ratio=r.n_ratio,
+            min_tolerance_mm=r.min_tolerance_mm,
+            min_quantity=r.min_quantity,
+            max_quantity=r.max_quantity,
+            max_extents_mm=(r.max_ext0_mm, r.max_ext1_mm, r.max_ext2_mm),
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+def ratios_by_rank(session: Session, *, org_id: str, version: str) -> RatiosByRank:
+    """Reads the shop's stored price ratios of ranks lo..hi (the index's order)."""
+
+    def read(lo: int, hi: int) -> Sequence[float]:
+        stmt = (
+            select(HistoryRow.price_ratio)
+            .where(
+                col(HistoryRow.org_id) == org_id,
+                col(HistoryRow.ref_model) == version,
+                col(HistoryRow.price_ratio).is_not(None),
+            )
+            .order_by(col(HistoryRow.price_ratio))
+            .offset(lo)
+            .limit(hi - lo + 1)
+        )
+        return [float(v) for v in session.exec(stmt).all() if v is not None]
+
+    return read
+
+
+def unread_rows(
+    session: Session, *, org_id: str, version: str, limit: int | None = None
+) -> list[tuple[HistoryRow, Part]]:
+    """History rows not read by the default model ``version`` (none yet, or an older one)."""
+    stmt = (
+        select(HistoryRow, Part)
+        .join(Part, col(Part.id) == col(HistoryRow.part_id))
+        .where(
+            col(HistoryRow.org_id) == org_id,
+            col(HistoryRow.ref_model).is_(None) | (col(HistoryRow.ref_model) != version),
+        )
+        .order_by(col(HistoryRow.id))
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [(h, p) for h, p in session.exec(stmt).all()]
+
+
+def reread(
+    session: Session, *, org_id: str, ref: reference.Reference, version: str, limit: int
+) -> int:
+    """Read up to ``limit`` rows of an older (or no) default model again; how many were read.
+
+    Counts of other model versions are dropped first: no profile reads them any more.
+    """
+    if not version:
+        return 0
+    session.exec(
+        delete(ShopHistoryStats).where(
+            col(ShopHistoryStats.org_id) == org_id, col(ShopHistoryStats.ref_model) != version
+        )
+    )
+    todo = unread_rows(session, org_id=org_id, version=version, limit=limit)
+    by_part: dict[str, tuple[Part, list[HistoryRow]]] = {}
+    for h, p in todo:
+        by_part.setdefault(p.id, (p, []))[1].append(h)
+    read = 0
+    for part, rows in by_part.values():
+        found = read_rows(rows, part, ref=ref, version=version)
+        add_buckets(session, org_id=org_id, version=version, buckets=found)
+        read += sum(1 for h in rows if h.ref_model == version)
+    return read

@@ -1,0 +1,71 @@
+"""Imported history enters a profile as stored buckets read at import, and gives the profile that
+reading every row one by one gives: same counts, extremes and median price level."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import col, delete, select, update
+
+from platform_api.caches.refresher import refresh_all
+from platform_api.db.models import HistoryRow, ShopHistoryStats
+from platform_api.jobs.worker import JobWorker
+from platform_api.orgs import repository as orgs_repository
+from platform_api.profiles import reference
+from platform_api.profiles import service as profiles_service
+from platform_api.shops.jobs import HANDLERS
+from tests.platform_api.factories import csv_bytes, history_dataset, history_zip
+from tests.platform_api.market import machine_body, make_shop
+
+
+def _profile(ctx: Any, shop_id: str) -> dict[str, Any]:
+    with ctx.db.session() as session:
+        org = orgs_repository.get_org_of_kind(session, shop_id, "shop")
+        profile, meta = profiles_service.current_profile(session, org=org, models=ctx.models)
+    return {**profiles_service.profile_to_dict(profile), "sources": meta["sources"]}
+
+
+def test_bucketed_history_gives_the_one_by_one_profile(client: TestClient, ctx: Any) -> None:
+    shop, _ = make_shop(ctx, client, "Historic", machines=(machine_body("3-axis"),))
+    rows, files = history_dataset(4, 9, seed=11)
+    r = client.post(
+        f"/v1/shops/{shop.id}/history",
+        files={"history": ("h.csv", csv_bytes(rows)), "parts": ("p.zip", history_zip(files))},
+        headers=shop.headers,
+    )
+    assert r.status_code == 202, r.text
+    JobWorker(ctx, HANDLERS).run_until_empty()
+    version = reference.default_version(ctx.models)
+    assert version
+    with ctx.db.session() as session:
+        read = session.exec(select(HistoryRow).where(HistoryRow.org_id == shop.id)).all()
+        stats = session.exec(
+            select(ShopHistoryStats).where(ShopHistoryStats.org_id == shop.id)
+        ).all()
+    assert len(read) == 36 and all(h.ref_model == version for h in read)
+    assert sum(s.n for s in stats) == sum(1 for h in read if h.process is not None) > 30
+    bucketed = _profile(ctx, shop.id)
+    assert bucketed["n_requests"] == bucketed["sources"]["history_rows"] > 30
+    assert bucketed["price_level"] is not None
+
+    # forget what the import read: the profile reads every row one by one, as before 0005
+    with ctx.db.session() as session:
+        session.exec(delete(ShopHistoryStats).where(col(ShopHistoryStats.org_id) == shop.id))
+        session.exec(
+            update(HistoryRow).where(col(HistoryRow.org_id) == shop.id).values(ref_model=None)
+        )
+    assert _profile(ctx, shop.id) == bucketed
+
+    # the refresher reads them again into buckets: still the same profile
+    report = refresh_all(ctx.db, models=ctx.models)
+    assert report.history_rows == 36 and report.failed == []
+    with ctx.db.session() as session:
+        again = session.exec(
+            select(ShopHistoryStats).where(ShopHistoryStats.org_id == shop.id)
+        ).all()
+    assert sorted((s.process, s.material, s.n) for s in again) == sorted(
+        (s.process, s.material, s.n) for s in stats
+    )
+    assert _profile(ctx, shop.id) == bucketed
+    assert refresh_all(ctx.db, models=ctx.models).history_rows == 0
