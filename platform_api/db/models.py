@@ -139,6 +139,7 @@ class HistoryRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("job_id", "line", name="uq_history_job_line"),
         Index("ix_history_rows_org_model_ratio", "org_id", "ref_model", "price_ratio"),
+        Index("ix_history_rows_org_id_id", "org_id", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)

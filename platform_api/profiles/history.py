@@ -13,8 +13,9 @@ profile in milliseconds, and the result is the one the full fold of every row gi
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func
 from sqlmodel import Session, col, delete, select
 
 from matching.profiles import RatiosByRank, RecordBucket, bucket_of, record_ratio
@@ -161,22 +162,39 @@ def ratios_by_rank(session: Session, *, org_id: str, version: str) -> RatiosByRa
     return read
 
 
+def _unread(org_id: str, version: str) -> list[Any]:
+    """Conditions of rows not read by ``version``: no model yet, or an older one (each an
+    index range on (org_id, ref_model, ...), so a shop's read rows are never scanned)."""
+    org = col(HistoryRow.org_id) == org_id
+    ref = col(HistoryRow.ref_model)
+    return [and_(org, ref.is_(None)), and_(org, ref < version), and_(org, ref > version)]
+
+
+def count_unread(session: Session, *, org_id: str, version: str) -> int:
+    return sum(
+        int(session.exec(select(func.count()).select_from(HistoryRow).where(w)).one())
+        for w in _unread(org_id, version)
+    )
+
+
 def unread_rows(
     session: Session, *, org_id: str, version: str, limit: int | None = None
 ) -> list[tuple[HistoryRow, Part]]:
     """History rows not read by the default model ``version`` (none yet, or an older one)."""
-    stmt = (
-        select(HistoryRow, Part)
-        .join(Part, col(Part.id) == col(HistoryRow.part_id))
-        .where(
-            col(HistoryRow.org_id) == org_id,
-            col(HistoryRow.ref_model).is_(None) | (col(HistoryRow.ref_model) != version),
+    out: list[tuple[HistoryRow, Part]] = []
+    for where in _unread(org_id, version):
+        if limit is not None and len(out) >= limit:
+            break
+        stmt = (
+            select(HistoryRow, Part)
+            .join(Part, col(Part.id) == col(HistoryRow.part_id))
+            .where(where)
+            .order_by(col(HistoryRow.id))
         )
-        .order_by(col(HistoryRow.id))
-    )
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [(h, p) for h, p in session.exec(stmt).all()]
+        if limit is not None:
+            stmt = stmt.limit(limit - len(out))
+        out += [(h, p) for h, p in session.exec(stmt).all()]
+    return out
 
 
 def reread(

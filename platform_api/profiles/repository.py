@@ -16,24 +16,37 @@ from platform_api.db.models import (
     QuoteOutcome,
     RfqRecipient,
     RfqRow,
+    ShopHistoryStats,
     ShopProfileCache,
 )
+from platform_api.profiles import history
 
 
-def fingerprint(session: Session, *, org_id: str, extra: str) -> str:
-    """Changes whenever a row the profile reads is added or changed (one round trip)."""
+def fingerprint(session: Session, *, org_id: str, extra: str, version: str) -> str:
+    """Changes whenever a row the profile reads is added or changed.
+
+    History rows (a shop may have millions) are fingerprinted without a scan: their newest id
+    (an index seek), the rows counted in the buckets of the default model ``version`` and the
+    rows not read by it (an index range; few). A row added is in one of the last two, or is
+    one the profile skips.
+    """
     q = select(func.count(), func.max(Quote.updated_at)).where(Quote.shop_org_id == org_id)
     o = (
         select(func.count(), func.max(QuoteOutcome.created_at))
         .join(Quote, col(Quote.id) == col(QuoteOutcome.quote_id))
         .where(Quote.shop_org_id == org_id)
     )
-    h = select(func.count(), func.max(HistoryRow.id)).where(HistoryRow.org_id == org_id)
+    h = select(func.max(HistoryRow.id)).where(HistoryRow.org_id == org_id)
+    hb = select(func.coalesce(func.sum(ShopHistoryStats.n), 0)).where(
+        ShopHistoryStats.org_id == org_id, ShopHistoryStats.ref_model == version
+    )
     r = select(func.count(), func.max(RfqRecipient.responded_at)).where(
         RfqRecipient.shop_org_id == org_id, col(RfqRecipient.responded_at).is_not(None)
     )
     m = select(func.count(), func.max(Machine.updated_at)).where(Machine.org_id == org_id)
-    parts = [extra] + [str(tuple(session.exec(s).one())) for s in (q, o, h, r, m)]
+    parts = [extra] + [str(tuple(session.exec(s).one())) for s in (q, o, r, m)]
+    parts += [str(session.exec(s).one()) for s in (h, hb)]
+    parts.append(str(history.count_unread(session, org_id=org_id, version=version)))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:64]
 
 

@@ -206,7 +206,10 @@ def _build(
     certs = sorted(org.certifications or [])
     version = reference.default_version(models)
     fp = repository.fingerprint(
-        session, org_id=org.id, extra=f"{PROFILE_VERSION}|{version}|{'/'.join(certs)}"
+        session,
+        org_id=org.id,
+        extra=f"{PROFILE_VERSION}|{version}|{'/'.join(certs)}",
+        version=version,
     )
     cache = repository.get_cache(session, org_id=org.id)
     if cache is not None and cache.fingerprint == fp:

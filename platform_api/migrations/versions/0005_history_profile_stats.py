@@ -37,6 +37,7 @@ def upgrade() -> None:
         "history_rows",
         ["org_id", "ref_model", "price_ratio"],
     )
+    op.create_index("ix_history_rows_org_id_id", "history_rows", ["org_id", "id"])
     op.create_table(
         "shop_history_stats",
         sa.Column("org_id", sa.String(length=40), nullable=False),
@@ -63,6 +64,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("shop_history_stats")
+    op.drop_index("ix_history_rows_org_id_id", table_name="history_rows")
     op.drop_index("ix_history_rows_org_model_ratio", table_name="history_rows")
     with op.batch_alter_table("history_rows") as batch:  # SQLite rebuilds the table
         for name, _ in reversed(_ROW_COLUMNS):
