@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, func, insert
 from sqlmodel import Session, col, delete, select
 
 from matching.profiles import RatiosByRank, RecordBucket, bucket_of, record_ratio
@@ -27,7 +27,12 @@ REREAD_BATCH = 20_000
 
 
 def read_rows(
-    rows: Iterable[HistoryRow], part: Part, *, ref: reference.Reference, version: str
+    rows: Iterable[HistoryRow],
+    part_id: str,
+    analysis: dict[str, Any],
+    *,
+    ref: reference.Reference,
+    version: str,
 ) -> list[RecordBucket]:
     """Fill each row's profile columns from its default quote; the one-row buckets to add.
 
@@ -39,8 +44,8 @@ def read_rows(
     for h in rows:
         spec = {"material": h.material, "quantity": h.quantity, "tolerance": h.tolerance,
                 "finish": h.finish}  # fmt: skip
-        key = f"{part.id}|{h.material}|{h.quantity}|{h.tolerance}|{h.finish}"
-        r = ref.quote(key, part, spec)
+        key = f"{part_id}|{h.material}|{h.quantity}|{h.tolerance}|{h.finish}"
+        r = ref.quote(key, analysis, spec)
         if r is None:
             continue  # no default model: read later
         h.ref_model, h.process = version, None
@@ -71,6 +76,12 @@ def merge(buckets: Iterable[RecordBucket]) -> list[RecordBucket]:
         old = by.get(b.key)
         by[b.key] = b if old is None else old.merge(b)
     return list(by.values())
+
+
+def insert_rows(session: Session, rows: Sequence[HistoryRow]) -> None:
+    """Store read rows in one executemany (a million ORM objects would take minutes)."""
+    if rows:
+        session.execute(insert(HistoryRow), [h.model_dump() for h in rows])
 
 
 def add_buckets(
@@ -217,7 +228,7 @@ def reread(
         by_part.setdefault(p.id, (p, []))[1].append(h)
     read = 0
     for part, rows in by_part.values():
-        found = read_rows(rows, part, ref=ref, version=version)
+        found = read_rows(rows, part.id, part.analysis, ref=ref, version=version)
         add_buckets(session, org_id=org_id, version=version, buckets=found)
         read += sum(1 for h in rows if h.ref_model == version)
     return read

@@ -12,7 +12,6 @@ from typing import Any
 
 from matching.errors import InvalidQuoteRecord
 from matching.profiles import PROCESSES, QuoteRecord
-from platform_api.db.models import Part
 from platform_api.shops.model_store import ModelStore
 from quote.contract import Quote
 from quote.errors import MitsumoriError, QuoteContractError
@@ -45,7 +44,10 @@ class Reference:
         self.model: Any = None
         self.failed = models is None
 
-    def quote(self, key: str, part: Part, spec: dict[str, Any]) -> dict[str, Any] | None:
+    def quote(
+        self, key: str, analysis: dict[str, Any], spec: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The default quote of a part (its stored analysis) for ``spec``, once per ``key``."""
         if key in self.cached:
             return self.cached[key]
         if self.failed:
@@ -58,7 +60,7 @@ class Reference:
                 assert self.models is not None
                 self.model = self.models.default()
             result = quote_analysis(
-                analysis_from_dict(part.analysis),
+                analysis_from_dict(analysis),
                 QuoteRequest(
                     material=spec["material"],
                     quantity=int(spec["quantity"]),

@@ -92,7 +92,7 @@ def records_for(
         else:
             spec = {"material": q.material, "quantity": q.quantity, **(q.inputs or {})}
             spec["tolerance"] = (q.inputs or {}).get("tolerance")
-            r = ref.quote(f"q:{q.id}", part, spec)
+            r = ref.quote(f"q:{q.id}", part.analysis, spec)
             default_price = r.get("price") if r else None
         created, answered = q.created_at, None
         link = answers.get(q.id)
@@ -120,7 +120,7 @@ def records_for(
     for h, part in history.unread_rows(session, org_id=org_id, version=version):
         spec = {"material": h.material, "quantity": h.quantity, "tolerance": h.tolerance,
                 "finish": h.finish}  # fmt: skip
-        r = ref.quote(f"h:{h.id}", part, spec)
+        r = ref.quote(f"h:{h.id}", part.analysis, spec)
         if r is None or "error" in r:
             continue  # without the default quote the row's process and size are unknown
         records.append(

@@ -30,6 +30,7 @@ from quote.errors import HistoryError, MitsumoriError
 
 MAX_ZIP_FILES = 10_000
 ZIP_EXPANSION_LIMIT = 4  # the zip may expand to 4x the upload limit (part files compress well)
+ROWS_PER_TRANSACTION = 2_000  # history rows stored per transaction (each holds the write lock)
 
 
 def _extract(zip_path: Path, dest: Path, *, max_total: int) -> list[str]:
@@ -129,7 +130,7 @@ def run_history_import(
             continue
         rel_name = str(path.resolve().relative_to(root))
         try:
-            with ctx.db.session() as session:
+            with ctx.db.session() as session:  # the part alone: its transaction is short
                 part, _ = parts_service.ingest_path(
                     session=session,
                     analyzer=ctx.analyzer,
@@ -142,17 +143,21 @@ def run_history_import(
                     tick=lambda: run.progress(None),  # heartbeat during a long analysis
                 )
                 bodies = len(part.analysis.get("items", []))
-                if bodies != 1:
+                if bodies != 1:  # raised inside: the part is not kept either
                     raise HistoryError(
                         f"{rel_name} has {bodies} separate bodies; a history price is for one part"
                     )
-                stored = [
+                part_id, analysis = part.id, dict(part.analysis)
+            # read (quoted) outside any transaction, then stored in short ones: the database
+            # stays writable for everyone else (an API key's rate bucket, say) meanwhile
+            for start in range(0, len(todo), ROWS_PER_TRANSACTION):
+                chunk = [
                     HistoryRow(
                         id=new_id("his"),
                         org_id=run.org_id,
                         job_id=run.job_id,
                         line=r.line,
-                        part_id=part.id,
+                        part_id=part_id,
                         material=r.material,
                         quantity=r.quantity,
                         tolerance=r.tolerance,
@@ -160,13 +165,15 @@ def run_history_import(
                         unit_price=r.unit_price,
                         lead_time_days=r.lead_time_days,
                     )
-                    for r in todo
+                    for r in todo[start : start + ROWS_PER_TRANSACTION]
                 ]
-                found = history.read_rows(stored, part, ref=ref, version=version)
-                session.add_all(stored)
-                history.add_buckets(session, org_id=run.org_id, version=version, buckets=found)
-            imported += len(todo)
-            ctx.metrics.history_rows.labels(outcome="imported").inc(len(todo))
+                found = history.read_rows(chunk, part_id, analysis, ref=ref, version=version)
+                with ctx.db.session() as session:
+                    history.insert_rows(session, chunk)
+                    history.add_buckets(session, org_id=run.org_id, version=version, buckets=found)
+                imported += len(chunk)
+                ctx.metrics.history_rows.labels(outcome="imported").inc(len(chunk))
+                run.progress(None)
         except MitsumoriError as exc:
             for r in todo:
                 errors.append(
