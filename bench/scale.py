@@ -155,8 +155,10 @@ def run_backend(
             profile_path = f"/v1/shops/{shop}/profile"
             health = Poller(base, "/healthz", {}, 0.02)
             during = Poller(base, profile_path, headers, 0.5)
+            me = Poller(base, "/v1/me", headers, 0.5)  # an authenticated read that derives nothing
             health.start()
             during.start()
+            me.start()
             t0 = time.perf_counter()
             r = c.post(
                 f"/v1/shops/{shop}/history",
@@ -170,10 +172,9 @@ def run_backend(
                     break
                 time.sleep(1.0)
             import_s = time.perf_counter() - t0
-            health.stopping.set()
-            during.stopping.set()
-            health.join()
-            during.join()
+            for poller in (health, during, me):
+                poller.stopping.set()
+                poller.join()
             if job["status"] != "succeeded":
                 raise RuntimeError(f"import failed: {job.get('message')}")
             imported = int(job["result"]["rows_imported"])
@@ -207,6 +208,7 @@ def run_backend(
             "healthz": summary(health.ms),
             "healthz_bad": health.bad[:3],
             "profile_during": summary(during.ms),
+            "me_during": summary(me.ms),
             "profile_during_bad": during.bad[:3],
             "profile_after": summary(after),
             "capacity_after": summary(capacity),
@@ -249,9 +251,11 @@ def main() -> None:
                     drop_pg(pg)
             results.append(res)
             h, pd, pa = res["healthz"], res["profile_during"], res["profile_after"]
+            me = res["me_during"]
             print(f"{backend}: {res['rows_imported']} rows in {res['import_s']:.0f} s "
                   f"({res['rows_per_s']:.0f}/s); /healthz during import p95 {h['p95']:.1f} ms "
-                  f"max {h['max']:.1f} ms (n={h['n']}); profile during p95 {pd['p95']:.0f} ms "
+                  f"max {h['max']:.1f} ms (n={h['n']}); /v1/me p95 {me['p95']:.0f} ms; "
+                  f"profile during p95 {pd['p95']:.0f} ms "
                   f"max {pd['max']:.0f} ms; after p50 {pa['p50']:.1f} ms p95 {pa['p95']:.1f} ms "
                   f"max {pa['max']:.1f} ms")  # fmt: skip
     write_report(results, args, load)
@@ -275,9 +279,10 @@ def write_report(results: list[dict[str, Any]], args: Any, load: Any) -> None:
         "process), history import over HTTP; all latencies are client-side over HTTP, ms",
         "",
         "| backend | rows imported | import s | rows/s | /healthz p50 | p95 | max | n "
-        "| profile during p95 | max | profile after p50 | p95 | max | capacity p95 "
+        "| /v1/me during p95 | profile during p95 | max | profile after p50 | p95 | max "
+        "| capacity p95 "
         "| /healthz p95 < 50 | profile < 200 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         h, pd, pa, ca = r["healthz"], r["profile_during"], r["profile_after"], r["capacity_after"]
@@ -285,7 +290,8 @@ def write_report(results: list[dict[str, Any]], args: Any, load: Any) -> None:
         lines.append(
             f"| {r['backend']} | {r['rows_imported']:,} | {r['import_s']:.0f} "
             f"| {r['rows_per_s']:.0f} | {h['p50']:.1f} | {h['p95']:.1f} | {h['max']:.1f} "
-            f"| {h['n']} | {pd['p95']:.0f} | {pd['max']:.0f} | {pa['p50']:.1f} | {pa['p95']:.1f} "
+            f"| {h['n']} | {r['me_during']['p95']:.0f} | {pd['p95']:.0f} | {pd['max']:.0f} "
+            f"| {pa['p50']:.1f} | {pa['p95']:.1f} "
             f"| {pa['max']:.1f} | {ca['p95']:.1f} | {_ok(h['p95'], HEALTHZ_P95_TARGET_MS)} "
             f"| {_ok(worst_profile, PROFILE_TARGET_MS)} |"
         )

@@ -11,7 +11,7 @@ import copy
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, TypeGuard
+from typing import TYPE_CHECKING, Annotated, Any, TypeGuard
 
 import typer
 
@@ -81,11 +81,17 @@ def serve(
     graceful_seconds: Annotated[
         float, typer.Option(min=0, help="On SIGTERM/SIGINT, wait this long for open requests")
     ] = 10.0,
+    job_process: Annotated[
+        bool,
+        typer.Option(
+            help="Run jobs and the cache refresher in a `mitsumori worker` child process "
+            "(stopped with the server), so a long import never slows the API; off: in a thread "
+            "of each API process"
+        ),
+    ] = True,
 ) -> None:
     """Run the HTTP API (uvicorn). Settings come from MITSUMORI_* environment variables."""
     import os
-
-    import uvicorn
 
     from platform_api.db.engine import make_engine
     from platform_api.db.migrate import upgrade
@@ -101,6 +107,51 @@ def serve(
             upgrade(engine)
         finally:
             engine.dispose()
+    child = None
+    if job_process and settings.job_worker:
+        child = _start_worker()
+        os.environ["MITSUMORI_JOB_WORKER"] = "0"  # the API processes leave jobs to the child
+    try:
+        _run_uvicorn(settings, host, port, workers, log_level, graceful_seconds)
+    finally:
+        if child is not None:
+            _stop_child(child, timeout=graceful_seconds + 20)
+
+
+def _start_worker() -> Any:
+    """``mitsumori worker`` as a child that gets SIGTERM if this process dies (Linux)."""
+    import signal
+    import subprocess
+
+    def die_with_parent() -> None:
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # not Linux: stopped by _stop_child only
+            pass
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "platform_api.cli", "worker"], preexec_fn=die_with_parent
+    )
+
+
+def _stop_child(child: Any, *, timeout: float) -> None:
+    import subprocess
+
+    child.terminate()
+    try:
+        child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def _run_uvicorn(
+    settings: Any, host: str, port: int, workers: int, log_level: str, graceful_seconds: float
+) -> None:
+    import uvicorn
+
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     # Our access lines (route template, status, time, organisation; never keys or bodies).
     log_config["loggers"]["mitsumori"] = {
@@ -213,6 +264,51 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id (key_...)")])
     finally:
         engine.dispose()
     typer.echo(f"revoked {key_id}")
+
+
+@app.command()
+def worker() -> None:
+    """Run queued jobs (history imports, training) and the cache refresher until SIGTERM or
+    SIGINT; `mitsumori serve` starts one. Several may run against one database (jobs are
+    claimed in SQL)."""
+    import logging
+    import signal
+    import threading
+
+    from platform_api.analyzer import Analyzer
+    from platform_api.caches.refresher import CacheRefresher
+    from platform_api.context import AppContext
+    from platform_api.db.engine import make_engine
+    from platform_api.db.session import Database
+    from platform_api.jobs.worker import JobWorker
+    from platform_api.metrics import Metrics
+    from platform_api.settings import Settings
+    from platform_api.shops.jobs import HANDLERS
+    from platform_api.shops.model_store import ModelStore
+
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    engine = make_engine(settings.effective_database_url)
+    analyzer = Analyzer.from_settings(settings)
+    db = Database(engine)
+    ctx = AppContext(
+        settings=settings, db=db, analyzer=analyzer, models=ModelStore(), metrics=Metrics()
+    )
+    threads: list[Any] = [JobWorker(ctx, HANDLERS, name="worker")]
+    if settings.cache_refresh_seconds > 0:
+        threads.append(CacheRefresher(db, ctx.models, interval=settings.cache_refresh_seconds))
+    try:
+        for t in threads:
+            t.start()
+        stop.wait()
+    finally:
+        for t in threads:
+            t.stop()
+        analyzer.close()
+        engine.dispose()
 
 
 @jobs_app.command("run")
