@@ -130,8 +130,32 @@ def upload(
             sha256=sha,
             size=size,
         )
+    except MitsumoriError as exc:
+        raise _as_uploaded(exc, tmp, name, data_dir) from None
     finally:
         tmp.unlink(missing_ok=True)  # already moved into the store unless it failed
+
+
+def _as_uploaded(exc: MitsumoriError, tmp: Path, name: str, data_dir: Path) -> MitsumoriError:
+    """The error as the uploader sees it: about the file it sent (``name``), never the server's
+    temporary path or data directory (the readers name the file they were given)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            for server, user in ((str(tmp), name), (tmp.name, name), (str(data_dir), "")):
+                value = value.replace(server, user)
+            return value
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    exc.message = clean(exc.message)
+    exc.detail = clean(exc.detail)
+    if "path" in exc.detail:
+        exc.detail["path"] = name
+    return exc
 
 
 def get(*, session: Session, org_id: str, part_id: str) -> Part:

@@ -122,3 +122,26 @@ def test_missing_part_is_not_found(client: TestClient, ctx: Any) -> None:
     shop = make_org(ctx, "shop")
     r = client.get("/v1/parts/part_00000000000000000000000000", headers=shop.headers)
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "name,data,code",
+    [
+        ("bracket.stl", b"", "empty_part"),
+        ("bracket.step", b"ISO-10303-21;\nHEADER;\n", None),
+        ("bracket.stl", b"solid x\nfacet normal 0 0 nan\nendsolid x\n", None),
+        ("bracket.exe", b"MZ\x90\x00", None),
+    ],
+)
+def test_a_refused_upload_names_the_users_file_never_a_server_path(
+    client: TestClient, ctx: Any, data_dir: Path, name: str, data: bytes, code: str | None
+) -> None:
+    shop = make_org(ctx, "shop")
+    r = upload(client, shop, data, name=name)
+    assert 400 <= r.status_code < 500, r.text
+    body = r.json()
+    if code is not None:
+        assert body["error"] == code
+    assert str(data_dir) not in r.text and "/tmp/" not in r.text, r.text
+    if "path" in body["detail"]:
+        assert body["detail"]["path"] == name
