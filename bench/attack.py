@@ -24,6 +24,9 @@ keys made through the admin API. Case groups:
 - mqtt: ``bench/attack_ingest.py``'s burst, poison and forged-publish cases (in-process app,
   Mosquitto with the platform's ACL), ``--mqtt-messages`` messages.
 
+Any group: a 5xx, an error without the JSON body ``{"error", "message", "detail"}`` or an answer
+that shows the server's data folder (a path on the server) is a break.
+
 Tracebacks: server log lines with ``Traceback`` or an ERROR record (the mqtt group: log records
 of the in-process app). Events lost: items the API answered as stored and the database lacks.
 Run: .venv/bin/python bench/attack.py [--db sqlite|pg|both] [--mqtt-messages 5000]
@@ -111,10 +114,22 @@ def shown(r: httpx.Response) -> str:
     return f"{r.status_code} {short(r.text)}"
 
 
+# The running server's data folder: no answer may show it (it tells an attacker the layout).
+SERVER_PATHS: list[str] = []
+
+
+def path_problem(answer: str) -> str | None:
+    shown_paths = [p for p in SERVER_PATHS if p in answer]
+    return f"the answer shows a server path ({shown_paths[0]}/...)" if shown_paths else None
+
+
 def error_problem(r: httpx.Response) -> str | None:
-    """Why an answer is broken whatever was asked: a 5xx, or an error without the JSON body."""
+    """Why an answer is broken whatever was asked: a 5xx, an error without the JSON body, or a
+    server path in it."""
     if r.status_code >= 500:
         return f"server error {r.status_code}"
+    if path_problem(r.text):
+        return path_problem(r.text)
     if r.status_code >= 400:
         try:
             body = r.json()
@@ -951,7 +966,8 @@ def history_cases(http: httpx.Client, world: World, engine: Engine, g: Group) ->
     ans = short(job, 600)
     g.case(
         "history: the job succeeds despite bad rows",
-        None if job.get("status") == "succeeded" else f"job {job.get('status')}",
+        (None if job.get("status") == "succeeded" else f"job {job.get('status')}")
+        or path_problem(json.dumps(job)),
         req,
         ans,
     )
@@ -1019,6 +1035,7 @@ def run_http(kind: str, spec: dict[str, Any], groups: dict[str, Group]) -> None:
     try:
         with database(kind, folder) as url:
             server = Server(url, folder)
+            SERVER_PATHS[:] = [str(folder)]
             server.start()
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
             try:
@@ -1115,8 +1132,9 @@ def write_report(
         "each (dropped after), the admin key by `mitsumori keys create`, the rest through the "
         "API; the mqtt group is `bench/attack_ingest.py` (in-process app, Mosquitto with the "
         "platform's ACL). A break: a wrong status, a 5xx, a non-JSON error body, a forbidden "
-        "request not refused, another organisation's ids in an answer, an accepted item not "
-        "stored. Tracebacks: server log lines with `Traceback` or at ERROR. Events lost: items "
+        "request not refused, another organisation's ids in an answer, a server path in an "
+        "answer, an accepted item not stored. Tracebacks: server log lines with `Traceback` "
+        "or at ERROR. Events lost: items "
         "answered as stored that the database lacks (counted by SQL).",
         "",
     ]
@@ -1175,7 +1193,7 @@ def main() -> None:
         print("\n".join(table(groups)))
         for name, g in groups.items():
             for case, req, ans in g.breaks:
-                print(f"  BREAK {name}: {case}\n    request: {req}\n    answer: {short(ans, 500)}")
+                print(f"  BREAK {case}\n    request: {req}\n    answer: {short(ans, 500)}")
             for tb in g.tracebacks[:10]:
                 print(f"  TRACEBACK {name}: {tb}")
     seconds = time.monotonic() - t0
