@@ -273,7 +273,7 @@ def small_history() -> tuple[bytes, bytes]:
 def expect(r: httpx.Response, *codes: int) -> dict[str, Any]:
     if r.status_code not in codes:
         raise RuntimeError(f"setup: {r.request.method} {r.request.url.path} -> {shown(r)}")
-    return r.json() if r.content else {}  # type: ignore[no-any-return]
+    return r.json() if r.content else {}
 
 
 def wait_job(http: httpx.Client, headers: dict[str, str], job_id: str) -> dict[str, Any]:
@@ -281,14 +281,13 @@ def wait_job(http: httpx.Client, headers: dict[str, str], job_id: str) -> dict[s
     while True:
         job = http.get(f"/v1/jobs/{job_id}", headers=headers).json()
         if job.get("status") in ("succeeded", "failed") or time.monotonic() > deadline:
-            return job  # type: ignore[no-any-return]
+            return job
         time.sleep(0.2)
 
 
-def build_world(server: Server, http: httpx.Client) -> World:
-    """Admin key by the CLI; organisations, keys and resources through the API."""
-    admin_key = server.cli("keys", "create", "--org", "Attack admin", "--kind", "admin")
-    admin = Caller("admin", bearer(admin_key.stdout.strip()))
+def build_world(http: httpx.Client, admin_key: str) -> World:
+    """Organisations, keys and resources through the API, with the admin's key."""
+    admin = Caller("admin", bearer(admin_key))
     callers: dict[str, Caller] = {"admin": admin}
 
     def org(name: str, kind: str) -> str:
@@ -1027,7 +1026,7 @@ def openapi() -> dict[str, Any]:
     from platform_api.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        return create_app(Settings(data_dir=Path(tmp))).openapi()  # type: ignore[no-any-return]
+        return create_app(Settings(data_dir=Path(tmp))).openapi()
 
 
 def run_http(kind: str, spec: dict[str, Any], groups: dict[str, Group]) -> None:
@@ -1041,7 +1040,8 @@ def run_http(kind: str, spec: dict[str, Any], groups: dict[str, Group]) -> None:
             try:
                 with httpx.Client(base_url=server.base, timeout=600) as http:
                     start = server.offset()
-                    world = build_world(server, http)
+                    admin = server.cli("keys", "create", "--org", "Attack admin", "--kind", "admin")
+                    world = build_world(http, admin.stdout.strip())
                     setup_bad = server.bad_lines(start)
                     steps: list[tuple[str, Callable[..., None]]] = [
                         ("access", lambda g: access_cases(http, world, spec, g)),
