@@ -96,6 +96,7 @@ class Group:
     tracebacks: list[str] = field(default_factory=list)
     lost: int = 0
     answers: list[str] = field(default_factory=list)  # every case, for --cases-out
+    notes: list[str] = field(default_factory=list)  # what happened, shown in the report
 
     def case(self, name: str, problem: str | None, request: str = "", answer: str = "") -> None:
         self.tried += 1
@@ -1076,6 +1077,7 @@ def run_mqtt(kind: str, messages: int, g: Group) -> None:
     cases, lost, records = mqtt_cases(kind, messages)
     for name, broke, what in cases:
         g.case(f"mqtt: {name}", "broke" if broke else None, name, what)
+        g.notes.append(f"{name}: {what}")
     g.lost += lost
     g.tracebacks += [short(r, 400) for r in records]
 
@@ -1107,7 +1109,17 @@ def commit() -> str:
             timeout=10,
         )
         dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain"],
+            [
+                "git",
+                "-C",
+                str(REPO),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!bench/results",
+            ],
             capture_output=True,
             text=True,
             timeout=10,
@@ -1140,6 +1152,8 @@ def write_report(
     ]
     for kind, groups in results.items():
         lines += [f"## {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}", "", *table(groups), ""]
+        lines += [f"- {n}: {short(note, 400)}" for n, g in groups.items() for note in g.notes]
+        lines += [""] if any(g.notes for g in groups.values()) else []
     for kind, groups in results.items():
         broken = [(n, b) for n, g in groups.items() for b in g.breaks]
         tbs = [(n, t) for n, g in groups.items() for t in g.tracebacks]
