@@ -27,6 +27,7 @@ import json
 import logging
 import platform as platform_info
 import secrets
+import shutil
 import socket
 import sys
 import tempfile
@@ -353,6 +354,7 @@ def run_cases(
         logger.setLevel(level)
         if db == "pg":
             drop_pg_database(url)
+        shutil.rmtree(tmp, ignore_errors=True)
     return cases, lost_total, catcher.records
 
 
