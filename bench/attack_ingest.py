@@ -27,6 +27,7 @@ import json
 import logging
 import platform as platform_info
 import secrets
+import shutil
 import socket
 import sys
 import tempfile
@@ -229,20 +230,19 @@ def burst_c(port: int, ctx: Any, shop: Any, password: str, prefix: str, machines
     }  # fmt: skip
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--messages", type=int, default=30_000)
-    ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--publishers", type=int, default=2, help="publisher processes")
-    ap.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
-    ap.add_argument("--out", type=Path, default=None, help="default results/attack_ingest_DB.md")
-    args = ap.parse_args()
-    args.out = args.out or REPO / "bench" / "results" / f"attack_ingest_{args.db}.md"
+def run_cases(
+    db: str, messages: int, seconds: float = 3.0, publishers: int = 2
+) -> tuple[list[tuple[str, bool, str]], int, list[str]]:
+    """The burst, poison and forged cases on a fresh ``db`` (sqlite or pg), dropped after:
+    (name, broke, what happened) per case, events lost, and the traceback or ERROR records.
+    Also called by ``bench/attack.py``."""
     catcher = Tracebacks()
-    logging.getLogger("mitsumori").addHandler(catcher)
-    logging.getLogger("mitsumori").setLevel(logging.INFO)
+    logger = logging.getLogger("mitsumori")
+    logger.addHandler(catcher)
+    level = logger.level
+    logger.setLevel(logging.INFO)
     tmp = Path(tempfile.mkdtemp(prefix="attack-ingest-"))
-    url = f"sqlite:///{tmp / 'bench.db'}" if args.db == "sqlite" else create_pg_database()
+    url = f"sqlite:///{tmp / 'bench.db'}" if db == "sqlite" else create_pg_database()
     prefix = f"bench{secrets.token_hex(3)}"
     settings = Settings(
         data_dir=tmp, database_url=url, analysis_workers=0, job_worker=False,
@@ -271,7 +271,7 @@ def main() -> None:
                 password = broker.password_of(shop.id)
                 # 1. the burst
                 b = burst(broker.port, ctx, shop, password, prefix, machines, sub,
-                          args.messages, args.seconds, args.publishers)  # fmt: skip
+                          messages, seconds, publishers)  # fmt: skip
                 lost = b["lost"]
                 lost_total += max(0, lost)
                 cases.append((
@@ -350,11 +350,27 @@ def main() -> None:
                 sub.stop()
                 broker.stop()
     finally:
-        if args.db == "pg":
+        logger.removeHandler(catcher)
+        logger.setLevel(level)
+        if db == "pg":
             drop_pg_database(url)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return cases, lost_total, catcher.records
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=30_000)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    ap.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
+    ap.add_argument("--out", type=Path, default=None, help="default results/attack_ingest_DB.md")
+    args = ap.parse_args()
+    args.out = args.out or REPO / "bench" / "results" / f"attack_ingest_{args.db}.md"
+    cases, lost_total, records = run_cases(args.db, args.messages, args.seconds, args.publishers)
     breaks = sum(b for _, b, _ in cases)
     summary = (
-        f"cases tried {len(cases)}, breaks {breaks}, tracebacks {len(catcher.records)}, "
+        f"cases tried {len(cases)}, breaks {breaks}, tracebacks {len(records)}, "
         f"events lost {lost_total}"
     )
     print(summary)
@@ -379,9 +395,9 @@ def main() -> None:
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
-    if catcher.records:
-        print("tracebacks:", *catcher.records[:5], sep="\n  ")
-    sys.exit(1 if breaks or catcher.records or lost_total else 0)
+    if records:
+        print("tracebacks:", *records[:5], sep="\n  ")
+    sys.exit(1 if breaks or records or lost_total else 0)
 
 
 if __name__ == "__main__":
