@@ -272,6 +272,41 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _is_pool(p: psutil.Process) -> bool:
+    return "spawn_main" in " ".join(p.cmdline())
+
+
+def _is_job_worker(p: psutil.Process) -> bool:
+    return " ".join(p.cmdline()[-2:]) == "platform_api.cli worker"
+
+
+def test_a_killed_server_takes_its_job_worker_with_it(tmp_path: Path) -> None:
+    """kill -9 of `mitsumori serve` leaves no job worker claiming jobs (SIGTERM on parent death)."""
+    env = _env(MITSUMORI_DATA_DIR=str(tmp_path), MITSUMORI_MQTT_URL="")
+    port = _free_port()
+    server = subprocess.Popen(
+        [PYTHON, "-m", "platform_api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    jobs: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not jobs:
+            assert server.poll() is None and time.monotonic() < deadline, "no job worker started"
+            jobs = [c for c in psutil.Process(server.pid).children() if _is_job_worker(c)]
+            time.sleep(0.2)
+        server.kill()
+        server.wait(10)
+        _, alive = psutil.wait_procs(jobs, timeout=SHUTDOWN_BOUND_S)
+        assert not alive, [(p.pid, p.cmdline()) for p in alive]
+    finally:
+        for c in jobs:
+            if c.is_running():
+                c.kill()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_server_leaves_no_process_behind(sig: signal.Signals, tmp_path: Path) -> None:
     env = _env(
@@ -316,8 +351,10 @@ def test_a_stopped_server_leaves_no_process_behind(sig: signal.Signals, tmp_path
         )
         assert r.status_code == 201, r.text
         children = psutil.Process(server.pid).children(recursive=True)
-        workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
-        assert len(workers) == 2, [c.cmdline() for c in children]
+        pool = [c for c in psutil.Process(server.pid).children() if _is_pool(c)]
+        assert len(pool) == 2, [c.cmdline() for c in children]  # the API's analysis workers
+        jobs = [c for c in children if _is_job_worker(c)]
+        assert len(jobs) == 1, [c.cmdline() for c in children]  # `mitsumori worker`
         t0 = time.monotonic()
         server.send_signal(sig)
         server.wait(SHUTDOWN_BOUND_S)
