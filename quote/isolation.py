@@ -35,7 +35,7 @@ from quote.errors import MitsumoriError, PartTooComplex, UnreadablePart
 try:  # POSIX only; elsewhere memory limits are not applied
     import resource
 except ImportError:  # pragma: no cover - Windows
-    resource = None  # type: ignore[assignment]
+    resource = None  # type: ignore[assignment]  # the module or None: checked before each use
 
 log = logging.getLogger("mitsumori.isolation")
 
@@ -403,7 +403,9 @@ def analyze_isolated(
     try:
         result = pool.run(analyze_to_dict, str(path), units, max_bytes, limits=limits)
     except (WorkerCrashed, WorkerTimedOut, WorkerOutOfMemory) as exc:
-        raise part_error(exc) from None  # type: ignore[misc]
+        error = part_error(exc)
+        assert error is not None  # part_error maps each of these three to a typed error
+        raise error from None
     finally:
         if own:
             pool.close()
