@@ -191,6 +191,19 @@ class ShopHistoryStats(SQLModel, table=True):
     max_ext2_mm: float
 
 
+class ShopRatioBin(SQLModel, table=True):
+    """How many of a shop's read history rows have a price ratio in each bin (1 % wide on a log
+    scale, ``profiles.history.RATIO_EDGES``): the median's rank is found here, then only that
+    bin's ratios are read (a short index range, not an offset into a million rows)."""
+
+    __tablename__ = "shop_ratio_bins"
+
+    org_id: str = Field(primary_key=True, foreign_key="organizations.id", max_length=40)
+    ref_model: str = Field(primary_key=True, max_length=120)
+    bin: int = Field(primary_key=True)
+    n: int
+
+
 class ShopModel(SQLModel, table=True):
     """A shop's trained pricing model; the artifact bytes live here so every host shares them."""
 

@@ -12,6 +12,9 @@ profile in milliseconds, and the result is the one the full fold of every row gi
 
 from __future__ import annotations
 
+import bisect
+import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,11 +22,19 @@ from sqlalchemy import and_, func, insert
 from sqlmodel import Session, col, delete, select
 
 from matching.profiles import RatiosByRank, RecordBucket, bucket_of, record_ratio
-from platform_api.db.models import HistoryRow, Part, ShopHistoryStats
+from platform_api.db.models import HistoryRow, Part, ShopHistoryStats, ShopRatioBin
 from platform_api.profiles import reference
 
 #: Rows the cache refresher reads again per shop and pass (rows of an older default model).
 REREAD_BATCH = 20_000
+#: Edges of the price-ratio bins: 1 % wide on a log scale from e^-7 to e^7 (bin 0 and the last
+#: are open-ended). A ratio r is in bin ``bisect_right(RATIO_EDGES, r)``; the same floats bound
+#: the index range that reads a bin back, so a bin's count and its rows always agree.
+RATIO_EDGES: tuple[float, ...] = tuple(math.exp(k / 100) for k in range(-700, 701))
+
+
+def ratio_bin(r: float) -> int:
+    return bisect.bisect_right(RATIO_EDGES, r)
 
 
 def read_rows(
@@ -82,6 +93,28 @@ def insert_rows(session: Session, rows: Sequence[HistoryRow]) -> None:
     """Store read rows in one executemany (a million ORM objects would take minutes)."""
     if rows:
         session.execute(insert(HistoryRow), [h.model_dump() for h in rows])
+
+
+def add_ratios(session: Session, *, org_id: str, version: str, ratios: Iterable[float]) -> None:
+    """Count ``ratios`` into the shop's ratio bins (insert or add, one statement per bin)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    counts = Counter(ratio_bin(r) for r in ratios)
+    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    t = ShopRatioBin.__table__  # type: ignore[attr-defined]  # SQLModel adds it at class creation
+    for b, n in sorted(counts.items()):
+        stmt = insert_(t).values(org_id=org_id, ref_model=version, bin=b, n=n)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["org_id", "ref_model", "bin"], set_={"n": t.c.n + stmt.excluded.n}
+            )
+        )
+
+
+def read_ratios(rows: Iterable[HistoryRow], version: str) -> list[float]:
+    """The price ratios of ``rows`` read by ``version`` (what ``add_ratios`` counts)."""
+    return [h.price_ratio for h in rows if h.ref_model == version and h.price_ratio is not None]
 
 
 def add_buckets(
@@ -154,20 +187,41 @@ def buckets(session: Session, *, org_id: str, version: str) -> list[RecordBucket
 
 
 def ratios_by_rank(session: Session, *, org_id: str, version: str) -> RatiosByRank:
-    """Reads the shop's stored price ratios of ranks lo..hi (the index's order)."""
+    """Reads the shop's stored price ratios of ranks lo..hi: the bins say which bins hold those
+    ranks, and only those bins' ratios are read (an index range)."""
 
     def read(lo: int, hi: int) -> Sequence[float]:
-        stmt = (
-            select(HistoryRow.price_ratio)
+        bins = session.exec(
+            select(ShopRatioBin.bin, ShopRatioBin.n)
             .where(
-                col(HistoryRow.org_id) == org_id,
-                col(HistoryRow.ref_model) == version,
-                col(HistoryRow.price_ratio).is_not(None),
+                col(ShopRatioBin.org_id) == org_id,
+                col(ShopRatioBin.ref_model) == version,
+                col(ShopRatioBin.n) > 0,
             )
-            .order_by(col(HistoryRow.price_ratio))
-            .offset(lo)
-            .limit(hi - lo + 1)
+            .order_by(col(ShopRatioBin.bin))
+        ).all()
+        first = last = None
+        start = seen = 0
+        for b, n in bins:
+            if first is None and seen + n > lo:
+                first, start = b, seen
+            if seen + n > hi:
+                last = b
+                break
+            seen += n
+        if first is None or last is None:
+            raise ValueError(f"ranks {lo}..{hi} beyond the {seen} counted ratios")
+        ratio = col(HistoryRow.price_ratio)
+        stmt = select(HistoryRow.price_ratio).where(
+            col(HistoryRow.org_id) == org_id,
+            col(HistoryRow.ref_model) == version,
+            ratio.is_not(None),
         )
+        if first > 0:
+            stmt = stmt.where(ratio >= RATIO_EDGES[first - 1])
+        if last < len(RATIO_EDGES):
+            stmt = stmt.where(ratio < RATIO_EDGES[last])
+        stmt = stmt.order_by(ratio).offset(lo - start).limit(hi - lo + 1)
         return [float(v) for v in session.exec(stmt).all() if v is not None]
 
     return read
@@ -217,11 +271,10 @@ def reread(
     """
     if not version:
         return 0
-    session.exec(
-        delete(ShopHistoryStats).where(
-            col(ShopHistoryStats.org_id) == org_id, col(ShopHistoryStats.ref_model) != version
+    for table in (ShopHistoryStats, ShopRatioBin):
+        session.exec(
+            delete(table).where(col(table.org_id) == org_id, col(table.ref_model) != version)
         )
-    )
     todo = unread_rows(session, org_id=org_id, version=version, limit=limit)
     by_part: dict[str, tuple[Part, list[HistoryRow]]] = {}
     for h, p in todo:
@@ -230,5 +283,6 @@ def reread(
     for part, rows in by_part.values():
         found = read_rows(rows, part.id, part.analysis, ref=ref, version=version)
         add_buckets(session, org_id=org_id, version=version, buckets=found)
+        add_ratios(session, org_id=org_id, version=version, ratios=read_ratios(rows, version))
         read += sum(1 for h in rows if h.ref_model == version)
     return read

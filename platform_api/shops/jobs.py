@@ -171,6 +171,12 @@ def run_history_import(
                 with ctx.db.session() as session:
                     history.insert_rows(session, chunk)
                     history.add_buckets(session, org_id=run.org_id, version=version, buckets=found)
+                    history.add_ratios(
+                        session,
+                        org_id=run.org_id,
+                        version=version,
+                        ratios=history.read_ratios(chunk, version),
+                    )
                 imported += len(chunk)
                 ctx.metrics.history_rows.labels(outcome="imported").inc(len(chunk))
                 run.progress(None)

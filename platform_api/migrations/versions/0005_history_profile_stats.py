@@ -1,4 +1,5 @@
-"""history rows as their shop's profile reads them, and per-shop counts of them
+"""history rows as their shop's profile reads them, and per-shop counts of them and of their
+price ratios
 
 Revision ID: 0005_history_profile_stats
 Revises: 0004_history_lead_time_optional
@@ -62,7 +63,19 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "shop_ratio_bins",
+        sa.Column("org_id", sa.String(length=40), nullable=False),
+        sa.Column("ref_model", sa.String(length=120), nullable=False),
+        sa.Column("bin", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["organizations.id"]),
+        sa.PrimaryKeyConstraint("org_id", "ref_model", "bin"),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("shop_ratio_bins")
     op.drop_table("shop_history_stats")
     op.drop_index("ix_history_rows_org_id_id", table_name="history_rows")
     op.drop_index("ix_history_rows_org_model_ratio", table_name="history_rows")

@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, delete, select, update
 
 from platform_api.caches.refresher import refresh_all
-from platform_api.db.models import HistoryRow, ShopHistoryStats
+from platform_api.db.models import HistoryRow, ShopHistoryStats, ShopRatioBin
 from platform_api.jobs.worker import JobWorker
 from platform_api.orgs import repository as orgs_repository
-from platform_api.profiles import reference
+from platform_api.profiles import history, reference
 from platform_api.profiles import service as profiles_service
 from platform_api.shops.jobs import HANDLERS
 from tests.platform_api.factories import csv_bytes, history_dataset, history_zip
@@ -45,13 +45,17 @@ def test_bucketed_history_gives_the_one_by_one_profile(client: TestClient, ctx: 
         ).all()
     assert len(read) == 36 and all(h.ref_model == version for h in read)
     assert sum(s.n for s in stats) == sum(1 for h in read if h.process is not None) > 30
+    with ctx.db.session() as session:
+        bins = session.exec(select(ShopRatioBin).where(ShopRatioBin.org_id == shop.id)).all()
+    assert sum(b.n for b in bins) == sum(1 for h in read if h.price_ratio is not None) > 20
     bucketed = _profile(ctx, shop.id)
     assert bucketed["n_requests"] == bucketed["sources"]["history_rows"] > 30
     assert bucketed["price_level"] is not None
 
     # forget what the import read: the profile reads every row one by one, as before 0005
     with ctx.db.session() as session:
-        session.exec(delete(ShopHistoryStats).where(col(ShopHistoryStats.org_id) == shop.id))
+        for table in (ShopHistoryStats, ShopRatioBin):
+            session.exec(delete(table).where(col(table.org_id) == shop.id))
         session.exec(
             update(HistoryRow).where(col(HistoryRow.org_id) == shop.id).values(ref_model=None)
         )
@@ -69,3 +73,15 @@ def test_bucketed_history_gives_the_one_by_one_profile(client: TestClient, ctx: 
     )
     assert _profile(ctx, shop.id) == bucketed
     assert refresh_all(ctx.db, models=ctx.models).history_rows == 0
+
+
+def test_ratio_bins_hold_what_their_index_range_reads() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    values = list(np.exp(rng.normal(0, 3, 20_000))) + [0.0, 1e-9, 1e9, 1.0]
+    values += list(history.RATIO_EDGES[::50])  # exactly on edges
+    for r in values:
+        b = history.ratio_bin(float(r))
+        assert b == 0 or history.RATIO_EDGES[b - 1] <= r
+        assert b == len(history.RATIO_EDGES) or r < history.RATIO_EDGES[b]
