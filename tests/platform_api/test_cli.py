@@ -65,3 +65,18 @@ def test_jobs_run_with_an_empty_queue(env: Settings) -> None:
 def test_engine_commands_are_there() -> None:
     names = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback}
     assert {"quote", "features", "train", "quote-batch", "serve"} <= names
+
+
+def test_cache_refresh_stores_what_reads_derive(env: Settings) -> None:
+    from tests.platform_api.factories import make_org
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    with TestClient(create_app(env)) as c:
+        shop = make_org(c.app.state.ctx, "shop")  # type: ignore[attr-defined]
+        assert c.get(f"/v1/shops/{shop.id}/profile", headers=shop.headers).status_code == 200
+    first = runner.invoke(app, ["cache", "refresh"])
+    assert first.exit_code == 0, first.output
+    assert first.stdout.startswith("1 profile(s), 0 machine load(s) refreshed")
+    again = runner.invoke(app, ["cache", "refresh"])  # nothing changed since
+    assert again.exit_code == 0 and again.stdout.startswith("0 profile(s)")
