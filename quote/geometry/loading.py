@@ -9,7 +9,8 @@
    for STEP, a fast tessellation of each solid;
 4. shells and solids into bodies (``bodies.py``): touching or overlapping ones are one part,
    separate ones are separate line items;
-5. the size check and unit-mistake hint of ``units.py``.
+5. the size check of ``units.py``: out-of-range parts and unitless meshes whose size says
+   "inches" (or metres) are refused with the units to pass.
 
 Every problem comes back either as a typed error from ``quote.errors`` (the part cannot be
 quoted) or as a ``DfmWarning`` on the result (it can, and the user should know what was done).
@@ -86,9 +87,8 @@ class LoadedPart:
     units : the unit the file was read in ("mm", "inch", "m", "cm"; for STEP, the unit the file
         declares, converted to mm by the reader).
     bodies : the bodies, in file order (one per line item).
-    warnings : what was noticed or repaired (codes "mesh_repaired", "suspect_units",
-        "multi_body", "ignored_geometry", "units_ignored", "tessellation_gaps",
-        "nonmanifold_edges").
+    warnings : what was noticed or repaired (codes "mesh_repaired", "multi_body",
+        "ignored_geometry", "units_ignored", "tessellation_gaps", "nonmanifold_edges").
     parse_seconds : time of the bare parse (``trimesh.load``, or for binary STL our reader and
         the same vertex merge; STEP ``ReadFile`` + ``TransferRoots``), s.
     """
@@ -131,7 +131,7 @@ def load_part(
     Raises
     ------
     InvalidUnits, UnsupportedFormat, PartNotFound, EmptyPart, UnreadablePart, PartTooLarge,
-    NotASolid, PartSizeOutOfRange
+    NotASolid, PartSizeOutOfRange, SuspectUnits
         See ``quote.errors``; each message says what is wrong and what to do.
     """
     chosen = parse_units(units) if units is not None else None
@@ -304,10 +304,10 @@ def _load_mesh(info: FileInfo, chosen: str | None, max_triangles: int) -> Loaded
         offset += len(obj.faces)
     pieces, actions = _sort_out_shells(pieces, all_closed, info.path)
     warnings += [_repair_warning(f"Mesh repaired: {a}.") for a in actions]
-    size_warning = check_size(
+    check_size(  # before the costlier steps below: a unit mistake is refused early
         _extents(pieces),
         units=units,
-        units_given=chosen is not None,
+        units_given=chosen is not None or mesh_file.units is not None,
         source_format=info.source_format,
     )
     tol = _tolerance(pieces)
@@ -339,8 +339,6 @@ def _load_mesh(info: FileInfo, chosen: str | None, max_triangles: int) -> Loaded
         )
     n_shells = sum(1 for p in pieces if p.volume > 0)
     warnings += _body_warnings(groups, pieces, names, n_shells, "shells", dropped)
-    if size_warning is not None:
-        warnings.append(size_warning)
     return LoadedPart(
         path=info.path,
         source_format=info.source_format,
