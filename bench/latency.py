@@ -30,6 +30,8 @@ from quote.persistence import load_default_model
 REPO = Path(__file__).resolve().parents[1]
 PARTS = REPO.parent / "shared" / "data" / "parts"
 MESH = {".stl", ".obj", ".ply", ".3mf", ".glb"}
+# Unitless meshes of the reference set that are in inches: refused (suspect_units) without.
+INCH_MESHES = {"featuretype.STL", "angle_block.STL", "idler_riser.STL", "fandisk.obj"}
 STEP = {".stp", ".step"}
 REQUEST = QuoteRequest(material="A5052", quantity=10)
 
@@ -75,7 +77,7 @@ def main() -> None:
             files.append(path)
 
     def quote(path: Path) -> None:
-        units = "inch" if path.name == "featuretype.STL" else None
+        units = "inch" if path.name in INCH_MESHES else None
         quote_file(path, REQUEST, units=units, model=model, catalog=catalog)
 
     rows = []

@@ -33,7 +33,7 @@ class PartAnalysis:
     """Everything measured from one file.
 
     items: one per separate body (touching bodies already merged). warnings: file-level notes
-    (repairs, suspect units, multi-body). parse_seconds: bare reader time; analysis_seconds: total.
+    (repairs, units ignored, multi-body). parse_seconds: bare reader time; analysis_seconds: total.
     """
 
     file_name: str

@@ -79,6 +79,16 @@ class PartSizeOutOfRange(PartError):
     code = "part_size_out_of_range"
 
 
+class SuspectUnits(PartError):
+    """A unitless mesh implausibly small in mm and plausible in another unit: the units to pass.
+
+    ``detail``: ``measured_mm`` (largest extent read in mm), ``suggested_units`` (most likely
+    first) and ``as_suggested_mm`` (the largest extent in the first suggested unit).
+    """
+
+    code = "suspect_units"
+
+
 class SpecError(MitsumoriError):
     """A quote specification that cannot be understood."""
 

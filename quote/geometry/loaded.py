@@ -64,9 +64,8 @@ class LoadedPart:
     units : the unit the file was read in ("mm", "inch", "m", "cm"; for STEP, the unit the file
         declares, converted to mm by the reader).
     bodies : the bodies, in file order (one per line item).
-    warnings : what was noticed or repaired (codes "mesh_repaired", "suspect_units",
-        "multi_body", "ignored_geometry", "units_ignored", "tessellation_gaps",
-        "nonmanifold_edges").
+    warnings : what was noticed or repaired (codes "mesh_repaired", "multi_body",
+        "ignored_geometry", "units_ignored", "tessellation_gaps", "nonmanifold_edges").
     parse_seconds : time of the bare parse (``trimesh.load``, or for binary STL our reader and
         the same vertex merge; STEP ``ReadFile`` + ``TransferRoots``), s.
     """

@@ -10,7 +10,8 @@
    for STEP, a fast tessellation of each solid;
 4. shells and solids into bodies (``bodies.py``): touching or overlapping ones are one part,
    separate ones are separate line items;
-5. the size check and unit-mistake hint of ``units.py``.
+5. the size check of ``units.py``: out-of-range parts and unitless meshes whose size says
+   "inches" (or metres) are refused with the units to pass.
 
 Every problem comes back either as a typed error from ``quote.errors`` (the part cannot be
 quoted) or as a ``DfmWarning`` on the result (it can, and the user should know what was done).
@@ -61,7 +62,7 @@ def load_part(
     Raises
     ------
     InvalidUnits, UnsupportedFormat, PartNotFound, EmptyPart, UnreadablePart, PartTooLarge,
-    NotASolid, PartSizeOutOfRange
+    NotASolid, PartSizeOutOfRange, SuspectUnits
         See ``quote.errors``; each message says what is wrong and what to do.
     """
     chosen = parse_units(units) if units is not None else None

@@ -166,10 +166,10 @@ def load_mesh(info: FileInfo, chosen: str | None, max_triangles: int) -> LoadedP
         offset += len(obj.faces)
     pieces, actions = _sort_out_shells(pieces, all_closed, info.path)
     warnings += [loaded.repair_warning(f"Mesh repaired: {a}.") for a in actions]
-    size_warning = check_size(
+    check_size(  # before the costlier steps below: a unit mistake is refused early
         loaded.box_extents(pieces),
         units=units,
-        units_given=chosen is not None,
+        units_given=chosen is not None or mesh_file.units is not None,
         source_format=info.source_format,
     )
     tol = loaded.touch_tolerance(pieces)
@@ -201,8 +201,6 @@ def load_mesh(info: FileInfo, chosen: str | None, max_triangles: int) -> LoadedP
         )
     n_shells = sum(1 for p in pieces if p.volume > 0)
     warnings += loaded.body_warnings(groups, pieces, names, n_shells, "shells", dropped)
-    if size_warning is not None:
-        warnings.append(size_warning)
     return LoadedPart(
         path=info.path,
         source_format=info.source_format,

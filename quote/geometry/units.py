@@ -1,9 +1,11 @@
 """Length units of part files: parsing the ``--units`` option, and noticing a unit mistake.
 
 STL, OBJ and PLY carry no units; we read them in millimetres. A part that reads as a few
-millimetres across was very often exported in inches (or metres), so a measured size that is
-implausible in mm but plausible in another unit is reported with the fix (``--units inch``).
-Parts outside 0.5 mm .. 3 m are refused, with the same suggestion when one applies.
+millimetres across was very often exported in inches (or metres), so units are confirmed, not
+guessed: a unitless mesh whose size is implausible in mm but plausible in another unit is
+refused (``SuspectUnits``) with the units to pass (``--units inch``), and quoted once the caller
+gives them. Files that carry their units (STEP, 3MF, glTF) are read in those. Parts outside
+0.5 mm .. 3 m are refused, with the same suggestion when one applies.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from quote.errors import InvalidUnits, PartSizeOutOfRange
-from quote.types import DfmWarning
+from quote.errors import InvalidUnits, PartSizeOutOfRange, SuspectUnits
 
 #: Millimetres per unit, by canonical unit name.
 UNIT_SCALE_MM: dict[str, float] = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "inch": 25.4}
@@ -42,7 +43,7 @@ _ALIASES: dict[str, str] = {
 #: Smallest and largest part the engine quotes: largest extent, mm.
 MIN_EXTENT_MM = 0.5
 MAX_EXTENT_MM = 3000.0
-#: A part read in mm whose largest extent is under this is suspiciously small, mm.
+#: A unitless part read in mm whose largest extent is under this is suspiciously small, mm.
 SUSPECT_BELOW_MM = 10.0
 #: A rescaled part is plausible when its largest extent lands in this range, mm.
 _PLAUSIBLE_MM = (10.0, 2000.0)
@@ -114,10 +115,13 @@ def _suggestion(extents_mm: np.ndarray, exclude: str = "mm") -> tuple[str, list[
     return text, [u for u, _ in cands]
 
 
+_UNIT_WORDS = {"inch": "inches", "m": "metres", "cm": "centimetres", "mm": "millimetres"}
+
+
 def check_size(
     extents_mm: Sequence[float] | np.ndarray, *, units: str, units_given: bool, source_format: str
-) -> DfmWarning | None:
-    """Refuse parts outside 0.5 mm .. 3 m and flag a likely unit mistake.
+) -> None:
+    """Refuse parts outside 0.5 mm .. 3 m, and unitless parts whose size says "wrong unit".
 
     Parameters
     ----------
@@ -126,27 +130,27 @@ def check_size(
     units : str
         Canonical unit the file was read in.
     units_given : bool
-        True when the caller chose the units (then no "suspect_units" warning is raised).
+        True when the units are known rather than assumed: chosen by the caller (``--units``,
+        the API's ``units``) or declared by the file (STEP, 3MF, glTF). Then a small part is
+        taken at its word.
     source_format : str
         "stl", "step", ... for the message.
-
-    Returns
-    -------
-    DfmWarning or None
-        A "suspect_units" warning when the part is implausibly small in mm.
 
     Raises
     ------
     PartSizeOutOfRange
         Largest extent below 0.5 mm or above 3000 mm; the message gives the measured size and,
         when another unit gives a plausible part, the ``--units`` to pass.
+    SuspectUnits
+        Units assumed (mm), largest extent under 10 mm, and inches or metres give a part of
+        10 .. 2000 mm: the message names the units to pass (or ``--units mm`` to confirm).
     """
     ext = np.asarray(extents_mm, dtype=float)
     largest = float(ext.max()) if ext.size else 0.0
     if MIN_EXTENT_MM <= largest <= MAX_EXTENT_MM and (
         units_given or units != "mm" or largest >= SUSPECT_BELOW_MM
     ):
-        return None  # the common case, before any message is put together
+        return  # the common case, before any message is put together
     detail = {
         "extents_mm": [round(float(e), 6) for e in ext],
         "largest_mm": round(largest, 6),
@@ -181,19 +185,40 @@ def check_size(
             f"exported in.{hint}",
             detail=detail,
         )
-    if units_given or units != "mm" or largest >= SUSPECT_BELOW_MM:
-        return None
-    hint, suggested = _suggestion(ext)
-    if not hint:
-        return None
-    no_units = "" if source_format == "step" else f" {source_format.upper()} files carry no units."
-    return DfmWarning(
-        code="suspect_units",
-        severity="warning",
-        message=(
-            f"The part measures only {_fmt_dims(ext)} read in millimetres, implausibly small "
-            f"for a machined part.{no_units} {hint[0].upper()}{hint[1:]}."
-        ),
-        value=round(largest, 6),
-        limit=SUSPECT_BELOW_MM,
+    if not (units_given or units != "mm" or largest >= SUSPECT_BELOW_MM):
+        _refuse_if_suspect(ext, source_format=source_format)
+
+
+def _refuse_if_suspect(extents_mm: np.ndarray, *, source_format: str) -> None:
+    """``SuspectUnits`` when these extents, read in mm, are plausible in inches or metres.
+
+    Parameters
+    ----------
+    extents_mm : (3,) float
+        Extents of a part read in millimetres with no units given, largest under 10 mm.
+    source_format : str
+        "stl", "obj", ... for the message.
+    """
+    cands = _rescaled_candidates(extents_mm)
+    if not cands:
+        return  # no unit makes it plausible either: quote it as the millimetres it says
+    largest = float(extents_mm.max())
+    (unit, scaled), others = cands[0], cands[1:]
+    as_suggested = float(scaled.max())
+    alt = "".join(
+        f"; in {_UNIT_WORDS[u]} {_fmt_len(float(s.max()))} mm (--units {u})" for u, s in others
+    )
+    raise SuspectUnits(
+        f"The part measures {_fmt_dims(extents_mm)} read in millimetres (largest extent "
+        f"{_fmt_len(largest)} mm), implausibly small for a machined part, and "
+        f"{source_format.upper()} files carry no units. In {_UNIT_WORDS[unit]} it would be "
+        f"{_fmt_len(as_suggested)} mm, a plausible part: pass --units {unit} (API: "
+        f"units={unit}){alt}. If it really is {_fmt_len(largest)} mm, pass --units mm.",
+        detail={
+            "measured_mm": round(largest, 6),
+            "extents_mm": [round(float(e), 6) for e in extents_mm],
+            "suggested_units": unit,
+            "as_suggested_mm": round(as_suggested, 6),
+            "alternatives": {u: round(float(s.max()), 6) for u, s in others},
+        },
     )

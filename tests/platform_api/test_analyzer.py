@@ -58,4 +58,4 @@ def test_a_crashing_reader_is_a_4xx_and_the_pool_recovers(pool: Analyzer, tmp_pa
     assert info.value.detail == {"reason": "reader_crashed", "cause": "exit code 13"}
     path = tmp_path / "ok.stl"
     path.write_bytes(stl_box(5, 5, 5))
-    assert pool.analyze(path, units=None)["source_format"] == "stl"
+    assert pool.analyze(path, units="mm")["source_format"] == "stl"  # a 5 mm cube, confirmed

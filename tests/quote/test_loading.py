@@ -26,6 +26,7 @@ from quote.errors import (
     PartNotFound,
     PartSizeOutOfRange,
     PartTooLarge,
+    SuspectUnits,
     UnreadablePart,
     UnsupportedFormat,
 )
@@ -215,9 +216,9 @@ def test_units_scale_meshes_and_aliases_parse(tmp_path: Path) -> None:
         "inch",
         "m",
     ]
-    small = load_part(path)
-    assert _codes(small) == ["suspect_units"]
-    assert "--units inch" in small.warnings[0].message
+    with pytest.raises(SuspectUnits) as suspect:
+        load_part(path)
+    assert "--units inch" in suspect.value.message
     assert load_part(path, units="mm").warnings == ()
     with pytest.raises(InvalidUnits) as err:
         load_part(path, units="furlong")
@@ -594,9 +595,9 @@ def test_box_sides_is_detected_as_multi_body() -> None:
 
 def test_featuretype_stl_in_inches() -> None:
     stl = SHARED_PARTS / "trimesh" / "featuretype.STL"
-    as_mm = load_part(stl)
-    (warning,) = [w for w in as_mm.warnings if w.code == "suspect_units"]
-    assert "--units inch" in warning.message
+    with pytest.raises(SuspectUnits) as suspect:
+        load_part(stl)
+    assert "--units inch" in suspect.value.message
     inch = load_part(stl, units="inch")
     assert "suspect_units" not in _codes(inch)
     step = load_part(SHARED_PARTS / "trimesh" / "featuretype.STEP")

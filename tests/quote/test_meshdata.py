@@ -23,7 +23,8 @@ from quote.geometry.topology import edge_topology, face_adjacency
 from tests.conftest import SHARED_PARTS
 from tests.quote.partlib import write_part
 
-REAL_MESHES = ("plate_holes.STL", "idler_riser.STL", "round.stl")
+# Real STL files and the units they are in (idler_riser is an inch part).
+REAL_MESHES = {"plate_holes.STL": None, "idler_riser.STL": "inch", "round.stl": None}
 # Float arrays agree with numpy's to a few ulps (numpy's einsum and BLAS round in their own
 # order, which differs between CPUs): relative, and absolute in units of the part's size.
 FLOAT_RTOL = 1e-12
@@ -46,8 +47,8 @@ def meshes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, trimesh.Trimes
     out = {}
     for name in ("flange", "housing", "plate_with_holes"):
         out[name] = load_part(write_part(name, tmp, "stl")).bodies[0].mesh
-    for name in REAL_MESHES:
-        out[name] = load_part(_real(name)).bodies[0].mesh
+    for name, units in REAL_MESHES.items():
+        out[name] = load_part(_real(name), units=units).bodies[0].mesh
     return out
 
 

@@ -44,8 +44,11 @@ def test_every_real_file_quotes_or_fails_typed(path: Path, default_model) -> Non
         analysis = analyze_part(path)
     except MitsumoriError as exc:
         assert exc.code and exc.message and "Traceback" not in exc.message
-        if exc.code == "part_size_out_of_range" and path.suffix.lower() in MESH_SUFFIXES:
-            # Meshes carry no units: a size outside 0.5 mm - 3 m is refused, saying so.
+        if exc.code in ("part_size_out_of_range", "suspect_units") and (
+            path.suffix.lower() in MESH_SUFFIXES
+        ):
+            # Meshes carry no units: a size outside 0.5 mm - 3 m, or one that reads as inches
+            # (or metres), is refused, saying so.
             assert "units" in exc.message and "mm" in exc.message, exc.message
             return
         # Otherwise only files that are not parts may be refused: documents, spreadsheets.
@@ -70,12 +73,10 @@ def test_same_part_two_exporters_priced_within_5_percent(
     assert qb.unit_price == pytest.approx(qa.unit_price, rel=0.05), (qa.unit_price, qb.unit_price)
 
 
-def test_inch_stl_is_noticed_and_unit_suggested(shared_parts: Path) -> None:
-    analysis = analyze_part(shared_parts / "trimesh" / "featuretype.STL")
-    codes = {w.code for w in analysis.warnings}
-    assert "suspect_units" in codes
-    msg = next(w.message for w in analysis.warnings if w.code == "suspect_units")
-    assert "--units inch" in msg
+def test_inch_stl_is_refused_and_unit_suggested(shared_parts: Path) -> None:
+    with pytest.raises(MitsumoriError) as exc:
+        analyze_part(shared_parts / "trimesh" / "featuretype.STL")
+    assert exc.value.code == "suspect_units" and "--units inch" in exc.value.message
     fixed = analyze_part(shared_parts / "trimesh" / "featuretype.STL", units="inch")
     assert "suspect_units" not in {w.code for w in fixed.warnings}
     assert max(fixed.items[0].features.obb_mm) == pytest.approx(127.0, rel=0.01)

@@ -60,8 +60,16 @@ def test_units_override_scales_the_part(client: TestClient, ctx: Any) -> None:
     part = upload(client, buyer, data, units="inch").json()
     assert sorted(part["features"]["bbox_mm"]) == pytest.approx([12.7, 38.1, 50.8], abs=0.01)
     assert part["units"] == "inch"
-    # The same bytes in mm are another analysis (and another part).
-    assert upload(client, buyer, data).json()["id"] != part["id"]
+    # Without units the size reads as inches: refused, naming the units to pass.
+    r = upload(client, buyer, data)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["error"] == "suspect_units" and "units=inch" in body["message"]
+    assert body["detail"]["measured_mm"] == pytest.approx(2.0)
+    assert body["detail"]["suggested_units"] == "inch"
+    assert body["detail"]["as_suggested_mm"] == pytest.approx(50.8)
+    # Confirmed as mm, the same bytes are another analysis (and another part).
+    assert upload(client, buyer, data, units="mm").json()["id"] != part["id"]
 
 
 @pytest.mark.parametrize(
