@@ -191,6 +191,7 @@ def _extract(
         triangle_count=len(md.faces),
         source_format=source_format,
         file_sha256=file_sha256,
+        pmi=getattr(body, "pmi", None),
     )
 
 

@@ -17,6 +17,7 @@ quoted) or as a ``DfmWarning`` on the result (it can, and the user should know w
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from quote.geometry.units import (
     check_size,
     parse_units,
 )
-from quote.types import DfmWarning
+from quote.types import DfmWarning, Pmi
 
 __all__ = ["SUPPORTED_SUFFIXES", "Body", "LoadedPart", "load_part"]
 
@@ -66,6 +67,8 @@ class Body:
     face_adjacency : ((E, 2) int, (E, 2) int) or None: ``topology.face_adjacency`` of
         ``mesh.faces`` (triangle pairs sharing an edge, and the edges) when the mesh check
         found it already (a body of one shell), for ``MeshData.from_trimesh``; None otherwise.
+    pmi : the STEP file's semantic PMI on this body (faces numbered in
+        ``TopExp_Explorer(shape, TopAbs_FACE)`` order), or None.
     """
 
     index: int
@@ -75,6 +78,7 @@ class Body:
     face_adjacency: tuple[np.ndarray, np.ndarray] | None = field(
         default=None, repr=False, compare=False
     )
+    pmi: Pmi | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class LoadedPart:
     bodies : the bodies, in file order (one per line item).
     warnings : what was noticed or repaired (codes "mesh_repaired", "suspect_units",
         "multi_body", "ignored_geometry", "units_ignored", "tessellation_gaps",
-        "nonmanifold_edges").
+        "nonmanifold_edges", "pmi_incomplete").
     parse_seconds : time of the bare parse (``trimesh.load``, or for binary STL our reader and
         the same vertex merge; STEP ``ReadFile`` + ``TransferRoots``), s.
     """
@@ -108,6 +112,7 @@ def load_part(
     units: str | None = None,
     max_bytes: int = 100 * 2**20,
     max_triangles: int = 2_000_000,
+    pmi: bool = True,
 ) -> LoadedPart:
     """Read a part file (STEP, STL, OBJ, PLY, 3MF, GLB) into bodies in millimetres.
 
@@ -123,6 +128,9 @@ def load_part(
         Largest file accepted, bytes (checked before reading).
     max_triangles : int
         Largest mesh accepted, triangles (binary STL and PLY: checked from the header).
+    pmi : bool
+        Read a STEP file's semantic PMI (AP242 GD&T) onto its bodies when it has any; False
+        reads the shapes only, as for a file without PMI.
 
     Returns
     -------
@@ -137,7 +145,7 @@ def load_part(
     chosen = parse_units(units) if units is not None else None
     info = preflight(path, max_bytes=max_bytes, max_triangles=max_triangles)
     if info.source_format == "step":
-        return _load_step(info, chosen)
+        return _load_step(info, chosen, pmi)
     return _load_mesh(info, chosen, max_triangles)
 
 
@@ -382,10 +390,10 @@ def _mesh_names(
 # --------------------------------------------------------------------------- STEP
 
 
-def _load_step(info: FileInfo, chosen: str | None) -> LoadedPart:
+def _load_step(info: FileInfo, chosen: str | None, pmi: bool) -> LoadedPart:
     from quote.geometry import step as step_mod  # OCP only for STEP files
 
-    step_file = step_mod.read_step(info.path)
+    step_file = step_mod.read_step(info.path, pmi=pmi)
     warnings: list[DfmWarning] = []
     if chosen is not None and chosen != step_file.units:
         warnings.append(
@@ -502,6 +510,12 @@ def _load_step(info: FileInfo, chosen: str | None) -> LoadedPart:
             Body(index=index, name=name, mesh=mesh, shape=shape, face_adjacency=merged.adjacency)
         )
     warnings += _body_warnings(groups, pieces, names, len(pieces), "solids", dropped)
+    if step_file.pmi is not None:
+        from quote.geometry import pmi as pmi_mod
+
+        per_body, notes = pmi_mod.assign(step_file.pmi, [b.shape for b in bodies])
+        bodies = [dataclasses.replace(b, pmi=p) for b, p in zip(bodies, per_body, strict=True)]
+        warnings += pmi_mod.warnings_from(notes)
     return LoadedPart(
         path=info.path,
         source_format="step",
