@@ -79,9 +79,7 @@ def analyze_part(
     """
     t0 = time.perf_counter()
     catalog = catalog or load_catalog()
-    loaded = load_part(
-        path, units=units, max_bytes=max_bytes, max_triangles=max_triangles, pmi=pmi
-    )
+    loaded = load_part(path, units=units, max_bytes=max_bytes, max_triangles=max_triangles, pmi=pmi)
     items = []
     for body in loaded.bodies:
         sha = (
