@@ -4,7 +4,8 @@
 
 1. ``preflight``: suffix, size and a look at the bytes (refuses empty, oversized, truncated
    and foreign files before parsing);
-2. the parse: OpenCASCADE for STEP (``step.py``), trimesh for meshes (``mesh_io.py``);
+2. the parse: OpenCASCADE for STEP (``step.py``; with its semantic PMI, ``pmi.py``, when
+   the file has any), trimesh for meshes (``mesh_io.py``);
 3. for meshes, the check-and-repair of ``repair.py`` (cheap when the mesh is already sound);
    for STEP, a fast tessellation of each solid;
 4. shells and solids into bodies (``bodies.py``): touching or overlapping ones are one part,
