@@ -279,57 +279,67 @@ def _datums(tool: Any) -> list[tuple[Datum, list[TopoDS_Shape]]]:
     ]
 
 
-_FIT = re.compile(rb"#(\d+)\s*=\s*LIMITS_AND_FITS\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*,\s*'([^']*)'")
+_FIT = re.compile(rb"\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*,\s*'([^']*)'")
 _PMT = re.compile(rb"PLUS_MINUS_TOLERANCE\s*\(\s*#(\d+)\s*,\s*#(\d+)\s*\)")
 _DCR = re.compile(rb"DIMENSIONAL_CHARACTERISTIC_REPRESENTATION\s*\(\s*#(\d+)\s*,\s*#(\d+)\s*\)")
-_SDR = re.compile(rb"#(\d+)\s*=\s*SHAPE_DIMENSION_REPRESENTATION\s*\(\s*'[^']*'\s*,\s*\(\s*#(\d+)")
-_MEASURE = re.compile(rb"#(\d+)\s*=\s*[^;]*?LENGTH_MEASURE\s*\(\s*([-+0-9.Ee]+)\s*\)\s*,\s*#(\d+)")
-_UNIT = re.compile(
-    rb"#(\d+)\s*=\s*\(?\s*(?:CONVERSION_BASED_UNIT\s*\(\s*'([^']*)'|[^;]*?SI_UNIT\s*"
-    rb"\(\s*(\$|\.[A-Z]+\.)\s*,\s*\.METRE\.)"
-)
+_SDR_ITEM = re.compile(rb"SHAPE_DIMENSION_REPRESENTATION\s*\(\s*'[^']*'\s*,\s*\(\s*#(\d+)")
+_MEASURE = re.compile(rb"LENGTH_MEASURE\s*\(\s*([-+0-9.Ee]+)\s*\)\s*,\s*#(\d+)")
+_CONVERTED = re.compile(rb"CONVERSION_BASED_UNIT\s*\(\s*'([^']*)'")
+_SI = re.compile(rb"SI_UNIT\s*\(\s*(\$|\.[A-Z]+\.)\s*,\s*\.METRE\.")
 _SI_PREFIX_MM = {b"$": 1000.0, b".MILLI.": 1.0, b".CENTI.": 10.0, b".MICRO.": 1e-3}
 _NAMED_MM = {"inch": 25.4, "foot": 304.8, "mm": 1.0, "millimetre": 1.0}
+_ID = re.compile(rb"#(\d+)\s*=\s*\(?\s*$")
 
 
-def _units_mm(data: bytes) -> dict[bytes, float]:
-    """Length unit entity id -> mm per unit, for the units the file's measures use."""
-    out = {}
-    for m in _UNIT.finditer(data):
-        if m.group(2) is not None:
-            scale = _NAMED_MM.get(m.group(2).decode("ascii", "replace").strip().lower())
-        else:
-            scale = _SI_PREFIX_MM.get(m.group(3))
-        if scale is not None:
-            out[m.group(1)] = scale
-    return out
+def _entity(data: bytes, ident: bytes) -> bytes | None:
+    """The text of entity ``#ident`` (up to its ``;``), found with ``bytes.find``: a regex
+    over every entity of a 2 MB file takes ~15 ms, a find ~0.2 ms."""
+    for key in (b"#" + ident + b"=", b"#" + ident + b" ="):
+        i = data.find(key)
+        while i > 0 and data[i - 1 : i].isdigit():
+            i = data.find(key, i + 1)
+        if i >= 0:
+            end = data.find(b";", i)
+            return data[i + len(key) : end if end >= 0 else None]
+    return None
+
+
+def _unit_mm(data: bytes, ident: bytes, default: float) -> float:
+    text = _entity(data, ident) or b""
+    named = _CONVERTED.search(text)
+    if named is not None:
+        return _NAMED_MM.get(named.group(1).decode("ascii", "replace").strip().lower(), default)
+    si = _SI.search(text)
+    return _SI_PREFIX_MM.get(si.group(1), default) if si is not None else default
 
 
 def fits_from_text(data: bytes, mm_per_unit: float) -> dict[float, set[str]] | None:
     """Nominal (mm, rounded to 1e-6) -> fit classes ("H7") of the ``LIMITS_AND_FITS``
     dimensions in the file's text; None when there are none. ``mm_per_unit``: the file's
     length unit, for a measure whose own unit is not recognised."""
-    if b"LIMITS_AND_FITS" not in data:
-        return None
-    fits = {
-        m.group(1): (m.group(2) + m.group(4)).decode("ascii", "replace").strip()
-        for m in _FIT.finditer(data)
-    }
+    fits: dict[bytes, str] = {}
+    i = data.find(b"LIMITS_AND_FITS")
+    while i >= 0:
+        head = _ID.search(data, max(0, i - 40), i)
+        args = _FIT.match(data, i + len(b"LIMITS_AND_FITS"))
+        if head is not None and args is not None:
+            # (form_variance, zone_variance, grade, source): "H" + "7", or "G6" + ""
+            fits[head.group(1)] = (args.group(1) + args.group(3)).decode("ascii", "replace")
+        i = data.find(b"LIMITS_AND_FITS", i + 1)
+    fits = {k: v.strip() for k, v in fits.items() if v.strip()}
     if not fits:
         return None
     dims = {m.group(2): fits[m.group(1)] for m in _PMT.finditer(data) if m.group(1) in fits}
-    sdr_of = {m.group(1): m.group(2) for m in _DCR.finditer(data) if m.group(1) in dims}
-    first_item = {m.group(1): m.group(2) for m in _SDR.finditer(data)}
-    units = _units_mm(data)
-    values = {
-        m.group(1): float(m.group(2)) * units.get(m.group(3), mm_per_unit)
-        for m in _MEASURE.finditer(data)
-    }
     out: dict[float, set[str]] = {}
-    for dim, sdr in sdr_of.items():
-        item = first_item.get(sdr)
-        if item in values and dims[dim]:
-            out.setdefault(round(values[item], 6), set()).add(dims[dim])
+    for m in _DCR.finditer(data):
+        if m.group(1) not in dims:
+            continue
+        item = _SDR_ITEM.search(_entity(data, m.group(2)) or b"")
+        measure = _MEASURE.search(_entity(data, item.group(1)) or b"") if item else None
+        if measure is None:
+            continue
+        value = float(measure.group(1)) * _unit_mm(data, measure.group(2), mm_per_unit)
+        out.setdefault(round(value, 6), set()).add(dims[m.group(1)])
     return out or None
 
 
