@@ -15,7 +15,18 @@ from quote.catalogs import Catalog, load_catalog
 from quote.geometry.dfm import check_dfm
 from quote.geometry.features import extract_features
 from quote.geometry.loading import load_part
-from quote.types import DfmWarning, Hole, PartFeatures, Stock, as_jsonable
+from quote.types import (
+    Datum,
+    DatumRef,
+    DfmWarning,
+    Dimension,
+    GeometricTolerance,
+    Hole,
+    PartFeatures,
+    Pmi,
+    Stock,
+    as_jsonable,
+)
 
 
 @dataclass(frozen=True)
@@ -59,14 +70,16 @@ def analyze_part(
     catalog: Catalog | None = None,
     max_bytes: int = 100 * 2**20,
     max_triangles: int = 2_000_000,
+    pmi: bool = True,
 ) -> PartAnalysis:
     """Load ``path`` and extract features and geometry DFM for each body.
 
+    ``pmi``: read a STEP file's semantic PMI into ``features.pmi`` (False: shapes only).
     Raises the typed ``quote.errors.PartError`` family for files that cannot be quoted.
     """
     t0 = time.perf_counter()
     catalog = catalog or load_catalog()
-    loaded = load_part(path, units=units, max_bytes=max_bytes, max_triangles=max_triangles)
+    loaded = load_part(path, units=units, max_bytes=max_bytes, max_triangles=max_triangles, pmi=pmi)
     items = []
     for body in loaded.bodies:
         sha = (
@@ -114,14 +127,39 @@ def features_from_dict(d: dict[str, Any]) -> PartFeatures:
         for h in d["holes"]
     )
     s = d["stock"]
-    fields = {k: v for k, v in d.items() if k not in ("holes", "stock", "hole_count")}
+    fields = {k: v for k, v in d.items() if k not in ("holes", "stock", "hole_count", "pmi")}
     for key in ("bbox_mm", "obb_mm"):
         fields[key] = _vec(fields[key])
     for key in ("min_wall_location_mm", "min_internal_radius_location_mm", "pocket_location_mm"):
         fields[key] = _vec(fields.get(key))
     fields["access_directions"] = tuple(fields["access_directions"])
     stock = Stock(form=s["form"], dims_mm=tuple(s["dims_mm"]), volume_mm3=s["volume_mm3"])
-    return PartFeatures(holes=holes, stock=stock, **fields)
+    pmi = _pmi_from_dict(d["pmi"]) if d.get("pmi") is not None else None
+    return PartFeatures(holes=holes, stock=stock, pmi=pmi, **fields)
+
+
+def _pmi_from_dict(d: dict[str, Any]) -> Pmi:
+    return Pmi(
+        dimensions=tuple(
+            Dimension(**{**x, "faces": tuple(x["faces"]), "to_faces": tuple(x["to_faces"])})
+            for x in d["dimensions"]
+        ),
+        tolerances=tuple(
+            GeometricTolerance(
+                **{
+                    **x,
+                    "modifiers": tuple(x["modifiers"]),
+                    "faces": tuple(x["faces"]),
+                    "datums": tuple(
+                        DatumRef(r["name"], r["position"], tuple(r["modifiers"]))
+                        for r in x["datums"]
+                    ),
+                }
+            )
+            for x in d["tolerances"]
+        ),
+        datums=tuple(Datum(x["name"], tuple(x["faces"]), x["target"]) for x in d["datums"]),
+    )
 
 
 def _warning_from_dict(d: dict[str, Any]) -> DfmWarning:

@@ -182,6 +182,9 @@ Finish = Annotated[
 ]
 Shop = Annotated[str | None, typer.Option(help="Price like this shop (its trained model)")]
 Units = Annotated[str | None, typer.Option(help="Units of a mesh file: mm (default), cm, m, inch")]
+NoPmi = Annotated[
+    bool, typer.Option("--no-pmi", help="Ignore a STEP file's PMI (tolerances, datums)")
+]
 
 
 @app.command()
@@ -195,6 +198,7 @@ def quote(
     due_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
     shop: Shop = None,
     units: Units = None,
+    no_pmi: NoPmi = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the quote JSON")] = False,
 ) -> None:
     """Quote a part: unit price, lead time, breakdown, reasons and DFM warnings."""
@@ -220,7 +224,8 @@ def quote(
         model = _load_model(shop)
         with spinner(f"Reading {part.name}", enabled=not as_json):
             # STEP is read in a child process: a reader crash is a typed error, not exit -11
-            result = quote_analysis(analyze_isolated(part, units=units), request, model=model)
+            analysis = analyze_isolated(part, units=units, pmi=not no_pmi)
+            result = quote_analysis(analysis, request, model=model)
     if as_json:
         sys.stdout.write(json.dumps(as_jsonable(result), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -231,13 +236,14 @@ def quote(
 def features(
     part: Annotated[Path, typer.Argument(help="Part file")],
     units: Units = None,
+    no_pmi: NoPmi = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """Measure a part: volume, extents, stock, holes, walls, setups, process, DFM."""
+    """Measure a part: volume, extents, stock, holes, walls, setups, process, PMI, DFM."""
     from quote.isolation import analyze_isolated
 
     with typed_errors(), spinner(f"Reading {part.name}", enabled=not as_json):
-        analysis = analyze_isolated(part, units=units)
+        analysis = analyze_isolated(part, units=units, pmi=not no_pmi)
     d = analysis.to_dict()
     if as_json:
         sys.stdout.write(json.dumps(d, ensure_ascii=False, indent=2) + "\n")
@@ -272,6 +278,13 @@ def features(
         )
         t.add_row("Process", f"{f['process']} (axisymmetry {f['axisymmetry']:.2f})")
         t.add_row("Faces", ", ".join(f"{k} {v}" for k, v in f["face_counts"].items() if v))
+        if f.get("pmi"):
+            p = f["pmi"]
+            t.add_row(
+                "PMI",
+                f"{len(p['dimensions'])} dimensions, {len(p['tolerances'])} geometric "
+                f"tolerances, {len(p['datums'])} datums",
+            )
         out.print(t)
         for w in item["dfm"]:
             out.print(f"  [{w['severity']}] {w['code']}: {w['message']}", markup=False)

@@ -345,8 +345,9 @@ def quote_file(
     model: QuoteModel | None = None,
     catalog: Catalog | None = None,
     today: date | None = None,
+    pmi: bool = True,
 ) -> Quote:
-    """Analyse ``path`` and quote it (see ``quote_analysis``)."""
+    """Analyse ``path`` and quote it (see ``quote_analysis``; ``pmi``: read STEP PMI)."""
     catalog = catalog or load_catalog()
-    analysis = analyze_part(path, units=units, catalog=catalog)
+    analysis = analyze_part(path, units=units, catalog=catalog, pmi=pmi)
     return quote_analysis(analysis, request, model=model, catalog=catalog, today=today)

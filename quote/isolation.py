@@ -328,7 +328,9 @@ class IsolatedPool:
 # ---------------------------------------------------------------------- part analysis
 
 
-def analyze_to_dict(path: str, units: str | None, max_bytes: int) -> dict[str, Any]:
+def analyze_to_dict(
+    path: str, units: str | None, max_bytes: int, pmi: bool = True
+) -> dict[str, Any]:
     """Runs in a worker: ``PartAnalysis.to_dict()``, or ``{"__error__": ...}`` for a typed error.
 
     Typed errors travel as plain data: ``MitsumoriError`` takes ``detail`` by keyword, which
@@ -337,7 +339,7 @@ def analyze_to_dict(path: str, units: str | None, max_bytes: int) -> dict[str, A
     from quote.analysis import analyze_part
 
     try:
-        return analyze_part(path, units=units, max_bytes=max_bytes).to_dict()
+        return analyze_part(path, units=units, max_bytes=max_bytes, pmi=pmi).to_dict()
     except MitsumoriError as exc:
         return {"__error__": {"class": type(exc).__name__, **exc.to_dict()}}
 
@@ -387,6 +389,7 @@ def analyze_isolated(
     max_bytes: int = 100 * 2**20,
     pool: IsolatedPool | None = None,
     limits: Limits | None = None,
+    pmi: bool = True,
 ) -> Any:
     """``analyze_part``, with STEP files read in a child process (meshes stay in this one).
 
@@ -397,11 +400,11 @@ def analyze_isolated(
     from quote.analysis import analysis_from_dict, analyze_part
 
     if Path(path).suffix.lower() not in STEP_SUFFIXES:
-        return analyze_part(path, units=units, max_bytes=max_bytes)
+        return analyze_part(path, units=units, max_bytes=max_bytes, pmi=pmi)
     own = pool is None
     pool = pool or IsolatedPool(1)
     try:
-        result = pool.run(analyze_to_dict, str(path), units, max_bytes, limits=limits)
+        result = pool.run(analyze_to_dict, str(path), units, max_bytes, pmi, limits=limits)
     except (WorkerCrashed, WorkerTimedOut, WorkerOutOfMemory) as exc:
         error = part_error(exc)
         assert error is not None  # part_error maps each of these three to a typed error

@@ -138,6 +138,92 @@ class Stock:
 
 
 @dataclass(frozen=True)
+class Dimension:
+    """A dimension of the file's semantic PMI (STEP AP242), in mm (angles in degrees).
+
+    kind: what it measures, e.g. "diameter", "radius", "linear_distance", "angular" (OCCT's
+    dimension type in snake case). nominal: the nominal value, in ``unit``. unit: "mm" or "deg".
+    plus / minus: the upper and lower deviation as magnitudes (Ø20 +0.05/-0.1 has plus 0.05,
+    minus 0.1), None when the file gives none. lower / upper: the limits when the file gives
+    a range (34.8 / 35.2) instead, else None. fit: ISO/ANSI limits-and-fits class (e.g. "H7"),
+    or None. faces: indices of the B-rep faces it applies to, in ``TopExp_Explorer(body.shape,
+    TopAbs_FACE)`` order (the numbering of ``mesh.metadata["brep_face"]``); to_faces: the
+    faces a location dimension measures to (empty for sizes). name: the file's name for it.
+    """
+
+    kind: str
+    nominal: float
+    unit: str
+    plus: float | None
+    minus: float | None
+    lower: float | None
+    upper: float | None
+    fit: str | None
+    faces: tuple[int, ...]
+    to_faces: tuple[int, ...]
+    name: str | None
+
+
+@dataclass(frozen=True)
+class DatumRef:
+    """A datum named in a tolerance's feature control frame: its letter, place in the frame
+    (1 = primary) and modifiers (e.g. "maximum_material_requirement")."""
+
+    name: str
+    position: int
+    modifiers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GeometricTolerance:
+    """A geometric tolerance of the file's semantic PMI (STEP AP242), in mm.
+
+    kind: e.g. "position", "profile_of_surface", "flatness", "perpendicularity".
+    value_mm: the tolerance zone size, mm. zone: "diameter" or "spherical_diameter" when the
+    zone is a cylinder or sphere (Ø / SØ), else None. zone_modifier: "projected", "runout" or
+    "non_uniform", or None; zone_modifier_mm: its value (a projected length), mm, or None.
+    material: "MMC" (M) or "LMC" (L), or None (RFS). modifiers: other modifiers, e.g.
+    "all_around". max_value_mm: an upper bound on the zone ("0.1 MAX"), or None.
+    datums: the feature control frame's datum references, primary first. faces: B-rep face
+    indices (see ``Dimension``). name: the file's name for it.
+    """
+
+    kind: str
+    value_mm: float
+    zone: str | None
+    zone_modifier: str | None
+    zone_modifier_mm: float | None
+    material: str | None
+    modifiers: tuple[str, ...]
+    max_value_mm: float | None
+    datums: tuple[DatumRef, ...]
+    faces: tuple[int, ...]
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Datum:
+    """A datum feature: its letter, the B-rep faces that carry it (see ``Dimension``), and
+    whether the file defines it by datum targets (points, lines or areas) instead."""
+
+    name: str
+    faces: tuple[int, ...]
+    target: bool
+
+
+@dataclass(frozen=True)
+class Pmi:
+    """The semantic PMI of one body (STEP AP242 GD&T as OpenCASCADE's XCAF reads it).
+
+    dimensions, tolerances (geometric tolerances) and datums, in file order; lengths mm.
+    """
+
+    dimensions: tuple[Dimension, ...]
+    tolerances: tuple[GeometricTolerance, ...]
+    datums: tuple[Datum, ...]
+
+
+@dataclass(frozen=True)
 class PartFeatures:
     """What the cost model needs to know about one body. Computed once per file (content hash).
 
@@ -160,6 +246,8 @@ class PartFeatures:
         Exact B-rep faces for STEP; for meshes, counts of fitted regions.
       triangle_count: triangles of the tessellation. source_format: "step", "stl", "obj", ...
       file_sha256: hash of the source file (with body index for multi-body files).
+      pmi: the file's semantic PMI on this body (STEP AP242: dimensions, geometric tolerances,
+        datums; see Pmi), None when the file has none or it was not read (left out of the JSON).
     """
 
     volume_mm3: float
@@ -185,6 +273,7 @@ class PartFeatures:
     triangle_count: int
     source_format: str
     file_sha256: str
+    pmi: Pmi | None = field(default=None, metadata=OMIT_IF_NONE)
 
     __json_properties__: ClassVar[tuple[str, ...]] = ("hole_count",)
 

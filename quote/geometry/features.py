@@ -71,7 +71,8 @@ def extract_features(
     ----------
     body : Body
         ``mesh``: closed triangle mesh in mm with outward normals; ``shape``: the exact OCP
-        ``TopoDS_Shape`` in mm for STEP files, else None.
+        ``TopoDS_Shape`` in mm for STEP files, else None; ``pmi`` (optional): the file's
+        semantic PMI on the body, copied into ``PartFeatures.pmi``.
     source_format : str
         "step", "stl", "obj", ... (copied into the result).
     file_sha256 : str
@@ -191,6 +192,7 @@ def _extract(
         triangle_count=len(md.faces),
         source_format=source_format,
         file_sha256=file_sha256,
+        pmi=getattr(body, "pmi", None),
     )
 
 

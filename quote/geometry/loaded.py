@@ -18,7 +18,7 @@ from quote.errors import NotASolid
 from quote.geometry import bodies as bodies_mod
 from quote.geometry.measures import vertex_box
 from quote.geometry.units import MIN_EXTENT_MM
-from quote.types import DfmWarning
+from quote.types import DfmWarning, Pmi
 
 # Shells and solids closer than this touch, mm (plus a share of the part diagonal for the
 # float32 rounding of STL coordinates and of our STEP tessellation).
@@ -44,6 +44,8 @@ class Body:
     face_adjacency : ((E, 2) int, (E, 2) int) or None: ``topology.face_adjacency`` of
         ``mesh.faces`` (triangle pairs sharing an edge, and the edges) when the mesh check
         found it already (a body of one shell), for ``MeshData.from_trimesh``; None otherwise.
+    pmi : the STEP file's semantic PMI on this body (faces numbered in
+        ``TopExp_Explorer(shape, TopAbs_FACE)`` order), or None.
     """
 
     index: int
@@ -53,6 +55,7 @@ class Body:
     face_adjacency: tuple[np.ndarray, np.ndarray] | None = field(
         default=None, repr=False, compare=False
     )
+    pmi: Pmi | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class LoadedPart:
         declares, converted to mm by the reader).
     bodies : the bodies, in file order (one per line item).
     warnings : what was noticed or repaired (codes "mesh_repaired", "multi_body",
-        "ignored_geometry", "units_ignored", "tessellation_gaps", "nonmanifold_edges").
+        "ignored_geometry", "units_ignored", "tessellation_gaps", "nonmanifold_edges",
+        "pmi_incomplete").
     parse_seconds : time of the bare parse (``trimesh.load``, or for binary STL our reader and
         the same vertex merge; STEP ``ReadFile`` + ``TransferRoots``), s.
     """

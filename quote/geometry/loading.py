@@ -39,6 +39,7 @@ def load_part(
     units: str | None = None,
     max_bytes: int = 100 * 2**20,
     max_triangles: int = 2_000_000,
+    pmi: bool = True,
 ) -> LoadedPart:
     """Read a part file (STEP, STL, OBJ, PLY, 3MF, GLB) into bodies in millimetres.
 
@@ -54,6 +55,9 @@ def load_part(
         Largest file accepted, bytes (checked before reading).
     max_triangles : int
         Largest mesh accepted, triangles (binary STL and PLY: checked from the header).
+    pmi : bool
+        Read a STEP file's semantic PMI (AP242 GD&T) onto its bodies when it has any; False
+        reads the shapes only, as for a file without PMI.
 
     Returns
     -------
@@ -68,5 +72,5 @@ def load_part(
     chosen = parse_units(units) if units is not None else None
     info = preflight(path, max_bytes=max_bytes, max_triangles=max_triangles)
     if info.source_format == "step":
-        return load_step(info, chosen)
+        return load_step(info, chosen, pmi)
     return load_mesh(info, chosen, max_triangles)

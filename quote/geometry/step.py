@@ -2,6 +2,9 @@
 
 The reader is ``STEPControl_Reader`` (no XCAF document: names come from the transfer map,
 colours and layers are not needed), which converts the file's length unit to millimetres.
+A file whose text names GD&T entities is read by ``STEPCAFControl_Reader`` in GD&T mode
+instead (only that: no colours, layers or names), whose own ``STEPControl_Reader`` gives the
+same shapes and names, and the PMI comes out of its XCAF document (``pmi.py``): one read.
 Only solids are parts: loose surfaces, curves and points (construction geometry, PMI planes)
 are counted and ignored. A file of closed shells without solid entities (a "shell based surface
 model") is accepted by making solids of them.
@@ -41,6 +44,7 @@ from OCP.TopLoc import TopLoc_Location
 from OCP.TopoDS import TopoDS, TopoDS_Compound, TopoDS_Shape
 
 from quote.errors import EmptyPart, NotASolid, UnreadablePart
+from quote.geometry.units import UNIT_SCALE_MM
 
 FloatArray = np.ndarray
 IntArray = np.ndarray
@@ -85,6 +89,7 @@ class StepFile:
     parse_seconds : time of ``ReadFile`` + ``TransferRoots``, s.
     ignored : counts of geometry outside any solid ("shells", "faces", "edges").
     from_shells : number of solids made from closed shells (surface models).
+    pmi : the file's semantic PMI (faces as OCP shapes), None when not asked for or absent.
     """
 
     solids: list[StepSolid]
@@ -92,6 +97,7 @@ class StepFile:
     parse_seconds: float
     ignored: dict[str, int] = field(default_factory=dict)
     from_shells: int = 0
+    pmi: Any | None = None
 
 
 def _count(shape: TopoDS_Shape, find: Any, avoid: Any | None = None) -> int:
@@ -165,8 +171,30 @@ def _silence_occt_console() -> None:
     _console_silenced = True
 
 
-def read_step(path: Path) -> StepFile:
-    """Read the solids of a STEP file, in mm.
+def _caf_reader(path: Path) -> tuple[Any, Any, IFSelect_ReturnStatus]:
+    """An XCAF reader in GD&T mode (nothing else) and its document, after ``ReadFile``."""
+    from OCP.STEPCAFControl import STEPCAFControl_Reader
+    from OCP.TCollection import TCollection_ExtendedString
+    from OCP.TDocStd import TDocStd_Document
+
+    caf = STEPCAFControl_Reader()
+    caf.SetGDTMode(True)
+    for off in (
+        caf.SetColorMode,
+        caf.SetNameMode,
+        caf.SetLayerMode,
+        caf.SetPropsMode,
+        caf.SetSHUOMode,
+        caf.SetMatMode,
+        caf.SetViewMode,
+    ):
+        off(False)
+    doc = TDocStd_Document(TCollection_ExtendedString("MDTV-XCAF"))
+    return caf, doc, caf.ReadFile(str(path))
+
+
+def read_step(path: Path, *, pmi: bool = True) -> StepFile:
+    """Read the solids of a STEP file, in mm (and its semantic PMI when ``pmi`` and present).
 
     Raises
     ------
@@ -178,9 +206,17 @@ def read_step(path: Path) -> StepFile:
         The file holds surfaces but no closed solid.
     """
     _silence_occt_console()
-    reader = STEPControl_Reader()
+    from quote.geometry import pmi as pmi_mod
+
     start = time.perf_counter()
-    status = reader.ReadFile(str(path))
+    caf = doc = None
+    text = path.read_bytes() if pmi else b""
+    if pmi and pmi_mod.names_gdt(text):
+        caf, doc, status = _caf_reader(path)
+        reader = caf.Reader()
+    else:
+        reader = STEPControl_Reader()
+        status = reader.ReadFile(str(path))
     if status != IFSelect_ReturnStatus.IFSelect_RetDone:
         raise UnreadablePart(
             f"{path.name} could not be read as STEP (reader status {status.name}): the file is "
@@ -200,10 +236,26 @@ def read_step(path: Path) -> StepFile:
             f"{path.name} is a STEP file with no shapes in it: nothing to quote.",
             detail={"path": str(path), "roots": 0, "entities": 0},
         )
-    reader.TransferRoots()
+    if caf is not None:
+        from OCP.XCAFDoc import XCAFDoc_ShapeTool
+
+        # Label names are not read from the document; not making them saves ~5% of the read.
+        naming = XCAFDoc_ShapeTool.AutoNaming_s()
+        XCAFDoc_ShapeTool.SetAutoNaming_s(False)
+        try:
+            caf.Transfer(doc)
+        finally:
+            XCAFDoc_ShapeTool.SetAutoNaming_s(naming)
+        reader = caf.Reader()  # the binding returns a copy: take it after the transfer
+    else:
+        reader.TransferRoots()
     parse_seconds = time.perf_counter() - start
     shape = reader.OneShape()
     units = _file_units(reader)
+    raw_pmi = None
+    if caf is not None:
+        fits = pmi_mod.fits_from_text(text, UNIT_SCALE_MM.get(units, 1.0))
+        raw_pmi = pmi_mod.read_gdt(doc, fits)
     if shape is None or shape.IsNull():
         raise UnreadablePart(
             f"{path.name}: the STEP file's {n_roots} entities could not be turned into shapes.",
@@ -251,6 +303,7 @@ def read_step(path: Path) -> StepFile:
         parse_seconds=parse_seconds,
         ignored=ignored,
         from_shells=from_shells,
+        pmi=raw_pmi,
     )
 
 

@@ -7,6 +7,8 @@ grouped into bodies that keep their exact shape.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from quote.errors import NotASolid
@@ -19,11 +21,11 @@ from quote.geometry.units import UNIT_SCALE_MM, check_size
 from quote.types import DfmWarning
 
 
-def load_step(info: FileInfo, chosen: str | None) -> LoadedPart:
+def load_step(info: FileInfo, chosen: str | None, pmi: bool = True) -> LoadedPart:
     """``load_part`` for STEP files (``chosen``: ``--units``, ignored with a warning)."""
     from quote.geometry import step as step_mod  # OCP only for STEP files
 
-    step_file = step_mod.read_step(info.path)
+    step_file = step_mod.read_step(info.path, pmi=pmi)
     warnings: list[DfmWarning] = []
     if chosen is not None and chosen != step_file.units:
         warnings.append(
@@ -142,6 +144,12 @@ def load_step(info: FileInfo, chosen: str | None) -> LoadedPart:
             Body(index=index, name=name, mesh=mesh, shape=shape, face_adjacency=merged.adjacency)
         )
     warnings += loaded.body_warnings(groups, pieces, names, len(pieces), "solids", dropped)
+    if step_file.pmi is not None:
+        from quote.geometry import pmi as pmi_mod
+
+        per_body, notes = pmi_mod.assign(step_file.pmi, [b.shape for b in bodies])
+        bodies = [dataclasses.replace(b, pmi=p) for b, p in zip(bodies, per_body, strict=True)]
+        warnings += pmi_mod.warnings_from(notes)
     return LoadedPart(
         path=info.path,
         source_format="step",
