@@ -37,7 +37,17 @@ def make_engine(url: str, *, savepoints: bool = False, pool_size: int = 10) -> E
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+        # psycopg prepares a statement run 5 times on a connection, and PostgreSQL may then
+        # plan it once for any parameters: for ``ref_model < $1`` over a million history rows
+        # that generic plan scans them all (measured: 150 ms instead of 0.04 ms per query, and
+        # profile reads of 0.6-1.7 s). Custom plans cost ~0.1 ms of planning and stay indexed.
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+        )
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

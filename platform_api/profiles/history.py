@@ -245,20 +245,23 @@ def count_unread(session: Session, *, org_id: str, version: str) -> int:
 def unread_rows(
     session: Session, *, org_id: str, version: str, limit: int | None = None
 ) -> list[tuple[HistoryRow, Part]]:
-    """History rows not read by the default model ``version`` (none yet, or an older one)."""
+    """History rows not read by the default model ``version`` (none yet, or an older one).
+
+    Counted first (an index range) and joined to their parts only when there are any (the
+    usual case is none), without an ORDER BY that could send the planner down the primary key.
+    """
     out: list[tuple[HistoryRow, Part]] = []
     for where in _unread(org_id, version):
         if limit is not None and len(out) >= limit:
             break
-        stmt = (
-            select(HistoryRow, Part)
-            .join(Part, col(Part.id) == col(HistoryRow.part_id))
-            .where(where)
-            .order_by(col(HistoryRow.id))
-        )
+        if not session.exec(select(func.count()).select_from(HistoryRow).where(where)).one():
+            continue
+        stmt = select(HistoryRow, Part).join(Part, col(Part.id) == col(HistoryRow.part_id))
+        stmt = stmt.where(where)
         if limit is not None:
             stmt = stmt.limit(limit - len(out))
         out += [(h, p) for h, p in session.exec(stmt).all()]
+    out.sort(key=lambda hp: hp[0].id)
     return out
 
 
