@@ -96,20 +96,30 @@ def insert_rows(session: Session, rows: Sequence[HistoryRow]) -> None:
 
 
 def add_ratios(session: Session, *, org_id: str, version: str, ratios: Iterable[float]) -> None:
-    """Count ``ratios`` into the shop's ratio bins (insert or add, one statement per bin)."""
+    """Count ``ratios`` into the shop's ratio bins (insert or add; one executemany)."""
+    counts = Counter(ratio_bin(r) for r in ratios)
+    if not counts:
+        return
+    t = ShopRatioBin.__table__  # type: ignore[attr-defined]  # SQLModel adds it at class creation
+    stmt = _insert(session, t)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["org_id", "ref_model", "bin"], set_={"n": t.c.n + stmt.excluded.n}
+        ),
+        [
+            {"org_id": org_id, "ref_model": version, "bin": b, "n": n}
+            for b, n in sorted(counts.items())
+        ],
+    )
+
+
+def _insert(session: Session, table: Any) -> Any:
+    """The dialect's INSERT (for ON CONFLICT)."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    counts = Counter(ratio_bin(r) for r in ratios)
-    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    t = ShopRatioBin.__table__  # type: ignore[attr-defined]  # SQLModel adds it at class creation
-    for b, n in sorted(counts.items()):
-        stmt = insert_(t).values(org_id=org_id, ref_model=version, bin=b, n=n)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["org_id", "ref_model", "bin"], set_={"n": t.c.n + stmt.excluded.n}
-            )
-        )
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return (pg_insert if postgres else sqlite_insert)(table)
 
 
 def read_ratios(rows: Iterable[HistoryRow], version: str) -> list[float]:
@@ -120,46 +130,58 @@ def read_ratios(rows: Iterable[HistoryRow], version: str) -> list[float]:
 def add_buckets(
     session: Session, *, org_id: str, version: str, buckets: Iterable[RecordBucket]
 ) -> None:
-    """Add ``buckets`` to the shop's stored counts (insert or combine, one statement each)."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
+    """Add ``buckets`` to the shop's stored counts (insert or combine; one executemany)."""
+    rows = [
+        {
+            "org_id": org_id,
+            "ref_model": version,
+            "process": b.process,
+            "family": b.family,
+            "size_bin": b.size_bin,
+            "material": b.material,
+            "finish": b.finish,
+            "n": b.n,
+            "n_ratio": b.n_ratio,
+            "min_tolerance_mm": b.min_tolerance_mm,
+            "min_quantity": b.min_quantity,
+            "max_quantity": b.max_quantity,
+            "max_ext0_mm": b.max_extents_mm[0],
+            "max_ext1_mm": b.max_extents_mm[1],
+            "max_ext2_mm": b.max_extents_mm[2],
+        }  # fmt: skip
+        for b in merge(buckets)
+    ]
+    if not rows:
+        return
     postgres = session.get_bind().dialect.name == "postgresql"
-    insert = pg_insert if postgres else sqlite_insert
     least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
     t = ShopHistoryStats.__table__  # type: ignore[attr-defined]  # SQLModel adds it at class creation
-    for b in merge(buckets):
-        stmt = insert(t).values(
-            org_id=org_id, ref_model=version, process=b.process, family=b.family,
-            size_bin=b.size_bin, material=b.material, finish=b.finish, n=b.n,
-            n_ratio=b.n_ratio, min_tolerance_mm=b.min_tolerance_mm, min_quantity=b.min_quantity,
-            max_quantity=b.max_quantity, max_ext0_mm=b.max_extents_mm[0],
-            max_ext1_mm=b.max_extents_mm[1], max_ext2_mm=b.max_extents_mm[2],
-        )  # fmt: skip
-        ex = stmt.excluded
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[
-                    "org_id",
-                    "ref_model",
-                    "process",
-                    "family",
-                    "size_bin",
-                    "material",
-                    "finish",
-                ],
-                set_={
-                    "n": t.c.n + ex.n,
-                    "n_ratio": t.c.n_ratio + ex.n_ratio,
-                    "min_tolerance_mm": least(t.c.min_tolerance_mm, ex.min_tolerance_mm),
-                    "min_quantity": least(t.c.min_quantity, ex.min_quantity),
-                    "max_quantity": greatest(t.c.max_quantity, ex.max_quantity),
-                    "max_ext0_mm": greatest(t.c.max_ext0_mm, ex.max_ext0_mm),
-                    "max_ext1_mm": greatest(t.c.max_ext1_mm, ex.max_ext1_mm),
-                    "max_ext2_mm": greatest(t.c.max_ext2_mm, ex.max_ext2_mm),
-                },
-            )  # fmt: skip
-        )
+    stmt = _insert(session, t)
+    ex = stmt.excluded
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[
+                "org_id",
+                "ref_model",
+                "process",
+                "family",
+                "size_bin",
+                "material",
+                "finish",
+            ],
+            set_={
+                "n": t.c.n + ex.n,
+                "n_ratio": t.c.n_ratio + ex.n_ratio,
+                "min_tolerance_mm": least(t.c.min_tolerance_mm, ex.min_tolerance_mm),
+                "min_quantity": least(t.c.min_quantity, ex.min_quantity),
+                "max_quantity": greatest(t.c.max_quantity, ex.max_quantity),
+                "max_ext0_mm": greatest(t.c.max_ext0_mm, ex.max_ext0_mm),
+                "max_ext1_mm": greatest(t.c.max_ext1_mm, ex.max_ext1_mm),
+                "max_ext2_mm": greatest(t.c.max_ext2_mm, ex.max_ext2_mm),
+            },
+        ),  # fmt: skip
+        rows,
+    )
 
 
 def buckets(session: Session, *, org_id: str, version: str) -> list[RecordBucket]:

@@ -30,7 +30,7 @@ from quote.errors import HistoryError, MitsumoriError
 
 MAX_ZIP_FILES = 10_000
 ZIP_EXPANSION_LIMIT = 4  # the zip may expand to 4x the upload limit (part files compress well)
-ROWS_PER_TRANSACTION = 2_000  # history rows stored per transaction (each holds the write lock)
+ROWS_PER_TRANSACTION = 1_000  # history rows stored per transaction (each holds the write lock)
 
 
 def _extract(zip_path: Path, dest: Path, *, max_total: int) -> list[str]:
