@@ -177,6 +177,7 @@ def run_history_import(
                         version=version,
                         ratios=history.read_ratios(chunk, version),
                     )
+                ctx.db.checkpoint()  # keep SQLite's log short for everyone else's commits
                 imported += len(chunk)
                 ctx.metrics.history_rows.labels(outcome="imported").inc(len(chunk))
                 run.progress(None)
