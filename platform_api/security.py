@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Float, case, literal, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from platform_api.db.models import ApiKey, RateBucket
 from platform_api.db.types import utcnow
+from platform_api.db.upsert import insert_for
 from platform_api.errors import Forbidden, RateLimited, Unauthorized
 
 _KEY_RE = re.compile(r"^mk_([a-z0-9]{10})_([A-Za-z0-9_-]{20,100})$")
@@ -129,9 +128,8 @@ def take_token(
     )
     if session.exec(stmt).rowcount == 1:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     first = (
-        insert(RateBucket)
+        insert_for(session, RateBucket)
         .values(key_id=key_id, tokens=burst - 1.0, updated=now)
         .on_conflict_do_nothing(index_elements=["key_id"])
         .returning(col(RateBucket.key_id))

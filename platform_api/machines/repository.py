@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
@@ -26,6 +25,7 @@ from platform_api.db.models import (
     MachineStatus,
     MtconnectAgent,
 )
+from platform_api.db.upsert import insert_for
 from platform_api.errors import InvalidRequest, NotFound
 from platform_api.pagination import paginate
 
@@ -237,9 +237,8 @@ def lock_status(session: Session, *, machine_id: str) -> MachineStatus:
     The lock serialises concurrent batches of one machine, so each sees the other's latest
     values (SQLite serialises every writer anyway and ignores ``FOR UPDATE``).
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.exec(
-        insert(MachineStatus)
+        insert_for(session, MachineStatus)
         .values(machine_id=machine_id, latest={}, state="offline", event_count=0, load={})
         .on_conflict_do_nothing(index_elements=["machine_id"])
     )

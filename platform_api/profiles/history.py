@@ -23,6 +23,7 @@ from sqlmodel import Session, col, delete, select
 
 from matching.profiles import RatiosByRank, RecordBucket, bucket_of, record_ratio
 from platform_api.db.models import HistoryRow, Part, ShopHistoryStats, ShopRatioBin
+from platform_api.db.upsert import insert_for
 from platform_api.profiles import reference
 
 #: Rows the cache refresher reads again per shop and pass (rows of an older default model).
@@ -101,7 +102,7 @@ def add_ratios(session: Session, *, org_id: str, version: str, ratios: Iterable[
     if not counts:
         return
     t = ShopRatioBin.__table__  # type: ignore[attr-defined]  # SQLModel adds it at class creation
-    stmt = _insert(session, t)
+    stmt = insert_for(session, t)
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["org_id", "ref_model", "bin"], set_={"n": t.c.n + stmt.excluded.n}
@@ -111,15 +112,6 @@ def add_ratios(session: Session, *, org_id: str, version: str, ratios: Iterable[
             for b, n in sorted(counts.items())
         ],
     )
-
-
-def _insert(session: Session, table: Any) -> Any:
-    """The dialect's INSERT (for ON CONFLICT)."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    postgres = session.get_bind().dialect.name == "postgresql"
-    return (pg_insert if postgres else sqlite_insert)(table)
 
 
 def read_ratios(rows: Iterable[HistoryRow], version: str) -> list[float]:
@@ -156,7 +148,7 @@ def add_buckets(
     postgres = session.get_bind().dialect.name == "postgresql"
     least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
     t = ShopHistoryStats.__table__  # type: ignore[attr-defined]  # SQLModel adds it at class creation
-    stmt = _insert(session, t)
+    stmt = insert_for(session, t)
     ex = stmt.excluded
     session.execute(
         stmt.on_conflict_do_update(

@@ -19,6 +19,7 @@ from platform_api.db.models import (
     ShopHistoryStats,
     ShopProfileCache,
 )
+from platform_api.db.upsert import insert_for
 from platform_api.profiles import history
 
 
@@ -103,15 +104,11 @@ def save_cache(
     computed_at: Any,
 ) -> None:
     """Insert or replace the cached profile (two requests may rebuild it at once)."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     values = {
         "profile": profile,
         "fingerprint": fingerprint,
         "reference_prices": reference_prices,
         "computed_at": computed_at,
     }
-    stmt = insert(ShopProfileCache).values(org_id=org_id, **values)
+    stmt = insert_for(session, ShopProfileCache).values(org_id=org_id, **values)
     session.exec(stmt.on_conflict_do_update(index_elements=["org_id"], set_=values))
