@@ -43,7 +43,6 @@ import platform as platform_info
 import re
 import secrets
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -67,6 +66,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
+from bench import live_server  # noqa: E402
 from bench.attack_ingest import run_cases as mqtt_cases  # noqa: E402
 from tests.attack.test_history import HEADER, HOSTILE, OUTSIDE  # noqa: E402
 from tests.attack.test_isolation import deep_nesting_step  # noqa: E402
@@ -144,28 +144,14 @@ def error_problem(r: httpx.Response) -> str | None:
 # ---------------------------------------------------------------------- the server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     """``mitsumori serve`` in a subprocess; its stdout and stderr go to a log file."""
 
     def __init__(self, url: str, data_dir: Path) -> None:
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "MITSUMORI_DATA_DIR": str(data_dir),
-            "MITSUMORI_DATABASE_URL": url,
-            "MITSUMORI_RATE_LIMIT_PER_MINUTE": "1000000",
-            "MITSUMORI_RATE_LIMIT_BURST": "1000000",
-            "MITSUMORI_ANALYSIS_WORKERS": "2",
-            "MITSUMORI_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
-            "MITSUMORI_JOB_POLL_SECONDS": "0.2",
-            "MITSUMORI_LOG_LEVEL": "INFO",
-        }
+        self.env = live_server.server_env(
+            url, data_dir, analysis_workers="2", max_upload_bytes=str(MAX_UPLOAD),
+            job_poll_seconds="0.2", log_level="INFO",
+        )  # fmt: skip
         self.log_path = data_dir / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = ""
@@ -182,46 +168,17 @@ class Server:
         )
 
     def start(self) -> None:
-        port = free_port()
-        self.base = f"http://127.0.0.1:{port}"
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "platform_api.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--log-level",
-                "info",
-            ],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 180
-        while True:
+        with self.log_path.open("ab") as log:
             try:
-                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {self.log()[-3000:]}")
-            time.sleep(0.3)
+                self.proc, self.base = live_server.start(
+                    self.env, log_level="info", stdout=log, stderr=subprocess.STDOUT
+                )
+            except RuntimeError:
+                raise RuntimeError(f"server did not start: {self.log()[-3000:]}") from None
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.proc is not None:
+            live_server.stop(self.proc)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -28,7 +28,6 @@ import logging
 import platform as platform_info
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -46,6 +45,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import func  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
+from bench.live_server import free_port  # noqa: E402
 from platform_api.db.models import MachineEventRow  # noqa: E402
 from platform_api.ingest.broker import ManagedBroker, shop_ids  # noqa: E402
 from platform_api.ingest.mqtt import MqttIngest  # noqa: E402
@@ -74,12 +74,6 @@ class Tracebacks(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.exc_info is not None or record.levelno >= logging.ERROR:
             self.records.append(record.getMessage())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Any, timeout: float) -> bool:

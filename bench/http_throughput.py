@@ -18,8 +18,6 @@ import argparse
 import os
 import platform
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
+from bench import live_server  # noqa: E402
 from quote.analysis import analyze_part  # noqa: E402
 from quote.catalogs import load_catalog  # noqa: E402
 from quote.corpus import generate_corpus  # noqa: E402
@@ -86,52 +85,14 @@ def in_process(paths: list[Path], n: int) -> dict[str, float]:
     return {"qps": n / wall, "p50_ms": 1000 * pct(lat, 0.5), "p95_ms": 1000 * pct(lat, 0.95)}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "platform_api.cli", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return out.stdout
-
-
 def over_http(database_url: str, paths: list[Path], n: int, data_dir: Path) -> dict[str, Any]:
     """Serve with 2 workers, upload the parts, then 8 clients post ``n`` quotes in total."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "MITSUMORI_DATA_DIR": str(data_dir),
-        "MITSUMORI_DATABASE_URL": database_url,
-        "MITSUMORI_RATE_LIMIT_PER_MINUTE": "1000000",
-        "MITSUMORI_RATE_LIMIT_BURST": "1000000",
-        "MITSUMORI_ANALYSIS_WORKERS": "1",
-        "MITSUMORI_LOG_LEVEL": "WARNING",
-    }
-    key = cli(env, "keys", "create", "--org", "Bench Shop", "--kind", "shop").strip().split()[-1]
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "platform_api.cli", "serve", "--port", str(port),
-         "--workers", str(WORKERS), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    env = live_server.server_env(database_url, data_dir, analysis_workers="1")
+    key = live_server.cli(env, "keys", "create", "--org", "Bench Shop", "--kind", "shop")
+    key = key.strip().split()[-1]
+    server, base = live_server.start(env, "--workers", str(WORKERS))
     headers = {"Authorization": f"Bearer {key}"}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {server.stderr.read().decode()[-2000:]}")
-            time.sleep(0.3)
         with httpx.Client(base_url=base, headers=headers, timeout=300) as c:
             part_ids = []
             for p in paths:
@@ -178,11 +139,7 @@ def over_http(database_url: str, paths: list[Path], n: int, data_dir: Path) -> d
             "n": len(lat),
         }
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        live_server.stop(server, 30)
 
 
 def pg_database() -> tuple[str, str]:

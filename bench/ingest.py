@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
+from bench.live_server import free_port  # noqa: E402
 from matching.events import parse_event_json  # noqa: E402
 from platform_api.machines.ingest import content_hash  # noqa: E402
 
@@ -91,12 +91,6 @@ def copy_row(machine: str, payload: dict[str, Any], shop: str, received: datetim
         ev.controller_mode, ev.functional_mode, ev.part_count, ev.program, content_hash(ev),
         received,
     )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pg_database() -> tuple[str, str]:

@@ -40,7 +40,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.http_throughput import drop_pg, free_port, pct, pg_database  # noqa: E402
+from bench import live_server  # noqa: E402
+from bench.http_throughput import drop_pg, pct, pg_database  # noqa: E402
 
 PROFILE_TARGET_MS = 200.0
 HEALTHZ_P95_TARGET_MS = 50.0
@@ -115,42 +116,14 @@ def summary(ms: list[float]) -> dict[str, float]:
 def run_backend(
     backend: str, url: str, data_dir: Path, csv_data: bytes, zip_data: bytes
 ) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "MITSUMORI_DATA_DIR": str(data_dir),
-        "MITSUMORI_DATABASE_URL": url,
-        "MITSUMORI_RATE_LIMIT_PER_MINUTE": "1000000",
-        "MITSUMORI_RATE_LIMIT_BURST": "1000000",
-        "MITSUMORI_MAX_UPLOAD_BYTES": str(200 * 2**20),
-        "MITSUMORI_CACHE_REFRESH_SECONDS": "5",
-        "MITSUMORI_LOG_LEVEL": "WARNING",
-    }
-    key = subprocess.run(
-        [sys.executable, "-m", "platform_api.cli", "keys", "create", "--org", "Scale Shop",
-         "--kind", "shop"],
-        cwd=REPO, env=env, capture_output=True, text=True, check=True,
-    ).stdout.strip().split()[-1]  # fmt: skip
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "platform_api.cli", "serve", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    env = live_server.server_env(
+        url, data_dir, max_upload_bytes=str(200 * 2**20), cache_refresh_seconds="5"
+    )
+    key = live_server.cli(env, "keys", "create", "--org", "Scale Shop", "--kind", "shop")
+    key = key.strip().split()[-1]
+    server, base = live_server.start(env)
     headers = {"Authorization": f"Bearer {key}"}
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                err = server.stderr.read().decode()[-2000:] if server.stderr else ""
-                raise RuntimeError(f"server did not start: {err}")
-            time.sleep(0.3)
         with httpx.Client(base_url=base, headers=headers, timeout=600) as c:
             shop = c.get("/v1/me").json()["organization"]["id"]
             profile_path = f"/v1/shops/{shop}/profile"
@@ -217,11 +190,7 @@ def run_backend(
             "profile_counts_every_row": stored,
         }
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        live_server.stop(server, 30)
 
 
 def main() -> None:
