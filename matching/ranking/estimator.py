@@ -79,7 +79,9 @@ class LambdaRanker(BaseEstimator):
             raise InvalidTrainingData(
                 f"objective must be 'lambdarank' or 'rank_xendcg', got {self.objective!r}"
             )
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, y_numeric=True, ensure_all_finite="allow-nan"
+        )
         yi = np.asarray(y, dtype=np.float64)
         if (yi < 0).any() or (yi != np.round(yi)).any() or (yi > 30).any():
             raise InvalidTrainingData("labels must be whole relevance grades from 0 to 30")
@@ -109,7 +111,9 @@ class LambdaRanker(BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        # NaN is a feature's "unknown" (a shop without coordinates has no distance): LightGBM
+        # sends it down each split's learnt default branch.
+        X = validate_data(self, X, dtype=np.float64, reset=False, ensure_all_finite="allow-nan")
         return np.asarray(self.booster_.predict(X, num_threads=self.n_jobs), dtype=np.float64)
 
     def score(self, X: Any, y: Any, group: Any = None, qid: Any = None) -> float:
@@ -121,6 +125,7 @@ class LambdaRanker(BaseEstimator):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        tags.input_tags.allow_nan = True
         tags.non_deterministic = False
         return tags
 

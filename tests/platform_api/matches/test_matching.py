@@ -266,3 +266,16 @@ def test_default_ranker_is_stored(ctx: Any) -> None:
     assert ctx.settings.ranker_path.is_file()
     assert getattr(ranker, "version_", "").startswith("sim-seed0-")
     assert idx.normalise_cert("iso-9001") == idx.normalise_cert("ISO 9001") == "ISO9001"
+
+
+def test_a_shop_without_coordinates_is_ranked_not_a_500(
+    client: TestClient, ctx: Any, market: dict[str, Any]
+) -> None:
+    """Its distance is unknown (NaN), which the ranker takes as missing, not as bad input."""
+    nowhere, _ = make_shop(ctx, client, "No Address Mill", location=None,
+                           machines=(machine_body("3-axis"),))  # fmt: skip
+    buyer, part = market["buyer"], market["part"]
+    r = client.post("/v1/match", json={**spec(part), "k": 20}, headers=buyer.headers)
+    assert r.status_code == 200, r.text
+    ranked = {s["shop_id"]: s for s in r.json()["shops"]}
+    assert nowhere.id in ranked and market["near"].id in ranked
